@@ -1,0 +1,3 @@
+"""cvpapers: computer-vision papers as Kedro pipelines."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""The project's one checkpoint format.
+
+A *model checkpoint* is ``{"format": "cvpapers.model/1", "config": {...}, "state_dict": {...}}``: the
+config holds what rebuilds the module (e.g. ``{"arch": "vgg_small", "layer_rates": [...]}``), so a
+checkpoint file alone gives back a working model. A *training checkpoint* (for ``resume: true``) adds
+optimiser, scheduler, epoch, history and algorithm state. Files are written atomically (temp file +
+rename) so a run killed while saving never leaves a corrupt checkpoint, and loaded with
+``weights_only=True`` so no pickle of untrusted files is executed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MODEL_FORMAT = "cvpapers.model/1"
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def model_checkpoint(model: torch.nn.Module | dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, Any]:
+    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
+    return {
+        "format": MODEL_FORMAT,
+        "config": dict(config),
+        "state_dict": {k: v.detach().cpu() for k, v in state.items()},
+    }
+
+
+def check_model_checkpoint(ckpt: Any, source: str = "checkpoint") -> dict[str, Any]:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != MODEL_FORMAT:
+        raise ValueError(
+            f"{source} is not a cvpapers model checkpoint (expected a dict with format='{MODEL_FORMAT}', "
+            "'config' and 'state_dict')"
+        )
+    return ckpt

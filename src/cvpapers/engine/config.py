@@ -1,0 +1,57 @@
+"""Typed, strict parameter validation shared by every pipeline.
+
+Each pipeline declares a pydantic model of its ``parameters_<pipeline>.yml``; unknown keys and
+wrong types fail when the run starts, with the dotted key, the problem and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+M = TypeVar("M", bound="StrictModel")
+
+
+class ParameterError(ValueError):
+    """Raised before any node runs when a pipeline's parameters are invalid."""
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys allowed at the parent of ``loc`` (to tell the user what they could have meant)."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if current is None:
+            return None
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else None
+
+
+def validate_params(model: type[M], values: Any, prefix: str) -> M:
+    """Validate ``values`` against ``model``; raise ParameterError naming every bad key."""
+    try:
+        return model.model_validate(values if values is not None else {})
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            loc = tuple(e["loc"])
+            key = ".".join([prefix, *map(str, loc)]) if loc else prefix
+            if e["type"] == "extra_forbidden":
+                allowed = _allowed_keys(model, loc)
+                hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+                lines.append(f"  {key}: unknown key{hint}")
+            else:
+                got = e.get("input")
+                lines.append(f"  {key}: {e['msg']} (got {got!r})")
+        raise ParameterError(
+            f"Invalid parameters for '{prefix}' ({len(lines)} problem(s)):\n" + "\n".join(lines)
+        ) from None

@@ -1,0 +1,253 @@
+"""The project's one training loop.
+
+Every pipeline trains through :func:`fit` with its own *step function* (classification today;
+segmentation, restoration and detection later): the loop owns epochs, device moves, bf16 autocast,
+the NaN/inf guard, per-iteration lr stepping, per-epoch evaluation, metric curves, progress bars,
+best-epoch tracking, and the end-of-epoch training checkpoint that ``resume: true`` continues from.
+Algorithms hook in through :class:`LoopCallback` (e.g. DCFF recomputes its fusion matrices at the
+start of an epoch or every few iterations) and their state travels in the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from cvpapers.engine import distributed
+from cvpapers.engine.checkpoint import atomic_save, safe_load
+from cvpapers.engine.device import autocast
+from cvpapers.engine.progress import progress
+from cvpapers.engine.tracking import MetricLogger
+
+log = logging.getLogger(__name__)
+
+Batch = Any
+StepFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
+"""step(model, batch) -> (loss to back-propagate, sums over the batch, e.g. {"loss": ..., "correct": ..., "n": ...})"""
+
+
+class BatchSource(Protocol):
+    def batches(self, epoch: int) -> Iterable[Batch]: ...
+
+    def __len__(self) -> int: ...
+
+
+class LoopCallback:
+    """Algorithm hooks into :func:`fit`; every method is optional."""
+
+    def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
+        return None
+
+    def on_iteration_start(self, epoch: int, iteration: int, iters_per_epoch: int, model: nn.Module) -> None:
+        return None
+
+    def epoch_metrics(self, epoch: int) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+class ResumeMismatchError(ValueError):
+    pass
+
+
+@dataclass
+class FitConfig:
+    stage: str
+    epochs: int
+    checkpoint_path: Path | None = None
+    resume: bool = False
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    track_best: str | None = None  # metric name to maximise, e.g. "test_acc"
+    amp: bool = True
+    grad_clip: float | None = None
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    best_state: dict[str, torch.Tensor] | None = None
+    resumed_from: int | None = None
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, list | tuple):
+        return type(batch)(_to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in distributed.unwrap_model(model).state_dict().items()}
+
+
+def fit(
+    model: nn.Module,
+    train: BatchSource,
+    step_fn: StepFn,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    config: FitConfig,
+    device: torch.device,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    callbacks: Sequence[LoopCallback] = (),
+    logger: MetricLogger | None = None,
+) -> FitResult:
+    """Train ``model`` for ``config.epochs`` epochs; continue from the checkpoint when resuming."""
+    stage = config.stage
+    result = FitResult(history=[])
+    start_epoch = 0
+    ckpt_path = Path(config.checkpoint_path) if config.checkpoint_path else None
+    if config.resume and ckpt_path is not None and ckpt_path.is_file():
+        start_epoch = _restore(ckpt_path, model, optimizer, scheduler, callbacks, config, result)
+        log.info("%s: resumed from %s at epoch %d/%d", stage, ckpt_path, start_epoch, config.epochs)
+    train_model = distributed.wrap_model(model, device)
+    iters = len(train)
+    best_value = result.best_metrics.get(config.track_best or "", -math.inf)
+
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.perf_counter()
+        train_model.train()
+        for cb in callbacks:
+            cb.on_epoch_start(epoch, model)
+        sums: dict[str, float] = {}
+        lr = optimizer.param_groups[0]["lr"]
+        batches = progress(train.batches(epoch), total=iters, desc=f"{stage} {epoch + 1}/{config.epochs}")
+        for it, batch in enumerate(batches):
+            if not distributed.shard(it):
+                continue
+            for cb in callbacks:
+                cb.on_iteration_start(epoch, it, iters, model)
+            batch = _to_device(batch, device)
+            with autocast(device, config.amp):
+                loss, stats = step_fn(train_model, batch)
+            if not torch.isfinite(loss.detach()).all():
+                raise NonFiniteLossError(
+                    f"{stage}: loss became {loss.item()} at epoch {epoch}, iteration {it} "
+                    f"(lr={optimizer.param_groups[0]['lr']:.3g}); lower the learning rate or check the data"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        sums = distributed.all_reduce_sums(sums, device)
+        n = max(sums.pop("n", 0.0), 1.0)
+        record: dict[str, float] = {f"train_{k}": v / n for k, v in sums.items()}
+        record["lr"] = lr
+        for cb in callbacks:
+            record.update(cb.epoch_metrics(epoch))
+        if evaluate is not None:
+            record.update(evaluate(model))
+        record["epoch_time_s"] = time.perf_counter() - t0
+        result.history.append(record)
+
+        if config.track_best and record.get(config.track_best, -math.inf) > best_value:
+            best_value = record[config.track_best]
+            result.best_epoch, result.best_metrics = epoch, dict(record)
+            result.best_state = _cpu_state(model)
+
+        if distributed.is_main_process():
+            if logger is not None:
+                logger.log(record, step=epoch)
+                logger.flush()
+            if ckpt_path is not None:
+                _save(ckpt_path, model, optimizer, scheduler, callbacks, config, result, epoch)
+        distributed.barrier()
+    return result
+
+
+def _save(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    callbacks: Sequence[LoopCallback],
+    config: FitConfig,
+    result: FitResult,
+    epoch: int,
+) -> None:
+    atomic_save(
+        {
+            "format": "cvpapers.train/1",
+            "stage": config.stage,
+            "epoch": epoch,
+            "epochs": config.epochs,
+            "fingerprint": copy.deepcopy(config.fingerprint),
+            "model": _cpu_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "callbacks": [cb.state_dict() for cb in callbacks],
+            "history": result.history,
+            "best_epoch": result.best_epoch,
+            "best_metrics": result.best_metrics,
+            "best_state": result.best_state,
+        },
+        path,
+    )
+
+
+def _restore(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    callbacks: Sequence[LoopCallback],
+    config: FitConfig,
+    result: FitResult,
+) -> int:
+    state = safe_load(path)
+    if not isinstance(state, dict) or state.get("format") != "cvpapers.train/1":
+        raise ResumeMismatchError(f"{config.stage}: {path} is not a cvpapers training checkpoint")
+    saved = state.get("fingerprint", {})
+    diff = {
+        k: (saved.get(k), v) for k, v in config.fingerprint.items() if saved.get(k) != v and k != "epochs"
+    }
+    if diff:
+        details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise ResumeMismatchError(
+            f"{config.stage}: cannot resume from {path}, it was written with other settings ({details}). "
+            "Set resume: false to start over (the old checkpoint is then overwritten) or restore the settings."
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    for cb, cb_state in zip(callbacks, state.get("callbacks") or [], strict=False):
+        cb.load_state_dict(cb_state)
+    result.history = list(state.get("history") or [])
+    result.best_epoch = state.get("best_epoch")
+    result.best_metrics = dict(state.get("best_metrics") or {})
+    result.best_state = state.get("best_state")
+    result.resumed_from = int(state["epoch"]) + 1
+    return int(state["epoch"]) + 1

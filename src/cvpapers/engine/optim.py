@@ -1,0 +1,90 @@
+"""Optimiser and learning-rate schedule factories.
+
+Schedules are written as a factor of the base lr at a *fractional epoch* and stepped every iteration,
+so epoch-based papers (MultiStep at epochs 150/225) and iteration-based ones (per-iteration warm-up,
+poly decay) share one mechanism, and a resumed run restores the exact position.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
+
+import torch
+
+OptimizerName = Literal["sgd", "adam", "adamw"]
+ScheduleName = Literal["constant", "step", "cosine", "poly"]
+
+
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter] | Iterable[dict],
+    name: OptimizerName = "sgd",
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    raise ValueError(f"optimizer: unknown name '{name}' (allowed: sgd, adam, adamw)")
+
+
+def lr_factor_fn(
+    name: ScheduleName,
+    epochs: int,
+    milestones: Sequence[float] = (),
+    gamma: float = 0.1,
+    power: float = 0.9,
+    warmup_epochs: float = 0.0,
+    min_factor: float = 0.0,
+) -> Callable[[float], float]:
+    """factor(t) for fractional epoch t ∈ [0, epochs]. Step milestones act at whole epochs."""
+    ms = sorted(milestones)
+
+    def decay(t: float) -> float:
+        if name == "constant":
+            return 1.0
+        if name == "step":
+            return gamma ** bisect.bisect_right(ms, math.floor(t + 1e-9))
+        span = max(epochs - warmup_epochs, 1e-9)
+        u = min(max((t - warmup_epochs) / span, 0.0), 1.0)
+        if name == "cosine":
+            return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * u))
+        if name == "poly":
+            return min_factor + (1 - min_factor) * (1 - u) ** power
+        raise ValueError(f"schedule: unknown name '{name}' (allowed: constant, step, cosine, poly)")
+
+    def factor(t: float) -> float:
+        f = decay(t)
+        if warmup_epochs > 0 and t < warmup_epochs:
+            f *= t / warmup_epochs
+        return f
+
+    return factor
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    iters_per_epoch: int,
+    name: ScheduleName = "step",
+    epochs: int = 1,
+    milestones: Sequence[float] = (),
+    gamma: float = 0.1,
+    power: float = 0.9,
+    warmup_epochs: float = 0.0,
+    min_factor: float = 0.0,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A LambdaLR to be stepped once per iteration (the loop does this)."""
+    fn = lr_factor_fn(name, epochs, milestones, gamma, power, warmup_epochs, min_factor)
+    n = max(int(iters_per_epoch), 1)
+    # Warm-up counts the current iteration as done ((1+it)/N), as the papers' per-iteration warm-ups do.
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda it: fn((it + (1 if warmup_epochs > 0 else 0)) / n)
+    )

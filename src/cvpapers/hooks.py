@@ -1,0 +1,230 @@
+"""Project hooks: fail-fast parameter validation, per-pipeline MLflow experiments, child run per node.
+
+kedro-mlflow (registered by entry point) opens one MLflow run per ``kedro run`` and logs the
+``params:`` inputs into it. These hooks add what the project promises on top of that:
+
+* ``PipelineSetupHook`` runs *before* kedro-mlflow's ``before_pipeline_run`` (``tryfirst``): it validates
+  the parameters of every pipeline being run (so a typo fails in seconds, not mid-training) and points
+  kedro-mlflow at an experiment named after the pipeline.
+* ``NodeRunTrackingHook`` tags the run, opens a nested child run per node, logs the node's wall time,
+  peak memory and returned metrics (outputs whose name ends in ``metrics``), and closes the child run
+  once the node's outputs are saved, so artifacts written by output datasets land in that child run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+from cvpapers.engine import tracking
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PIPELINE = "dcff"
+
+
+def _pipeline_names(run_params: dict[str, Any]) -> list[str]:
+    names = run_params.get("pipeline_names") or run_params.get("pipeline_name") or ["__default__"]
+    if isinstance(names, str):
+        names = [names]
+    return [DEFAULT_PIPELINE if n == "__default__" else n for n in names]
+
+
+def _pipeline_module(name: str, sub: str) -> Any | None:
+    try:
+        return importlib.import_module(f"cvpapers.pipelines.{name}.{sub}")
+    except ModuleNotFoundError:
+        return None
+
+
+def _git_commit(project_path: Path) -> tuple[str, bool]:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_path, capture_output=True, text=True, timeout=5
+        )
+        sha = proc.stdout.strip() if proc.returncode == 0 else ""
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project_path, capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+        return sha or "unknown", bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+class PipelineSetupHook:
+    def __init__(self) -> None:
+        self._context: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._context = context
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        names = _pipeline_names(run_params)
+        params = self._context.params if self._context is not None else {}
+        for name in names:
+            config = _pipeline_module(name, "config")
+            if config is not None:
+                config.validate(params.get(name))
+        mlflow_config = getattr(self._context, "mlflow", None)
+        if mlflow_config is not None:
+            # One experiment per pipeline, so the MLflow UI compares runs of one paper.
+            mlflow_config.tracking.experiment.name = "+".join(names)
+            mlflow_config._set_experiment()
+
+
+class _PeakRss:
+    """Samples the process's resident memory in a thread: the peak while one node runs."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self) -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * self._page
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._read())
+            self._stop.wait(self.interval)
+
+    def start(self) -> _PeakRss:
+        self.peak = self._read()
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        return max(self.peak, self._read())
+
+
+class NodeRunTrackingHook:
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._parent_id: str | None = None
+        self._child_open = False
+        self._pending: set[str] = set()
+        self._t0 = 0.0
+        self._rss: _PeakRss | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._project_path = Path(context.project_path)
+        self._params = context.params
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._reset()
+        self._parent_id = tracking.active_run_id()
+        if self._parent_id is None:
+            return
+        names = _pipeline_names(run_params)
+        sha, dirty = _git_commit(self._project_path)
+        tags: dict[str, Any] = {"pipeline": "+".join(names), "git_commit": sha, "git_dirty": dirty}
+        for name in names:
+            pkg = _pipeline_module(name, "__init__")
+            p = self._params.get(name) or {}
+            tags["paper_arxiv"] = getattr(pkg, "ARXIV_ID", "")
+            tags["data_source"] = (p.get("data") or {}).get("source", "")
+            from cvpapers.engine.device import resolve_device
+
+            tags["device"] = str(resolve_device(p.get("device", "auto")))
+        tags["kedro_env"] = run_params.get("env") or "local"
+        tracking.set_tags(tags, run_id=self._parent_id)
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
+        if self._parent_id is None:
+            return
+        import mlflow
+
+        self._close_child()
+        mlflow.start_run(run_name=node.name, nested=True, tags={"kedro_node": node.name})
+        self._child_open = True
+        self._pending = set(node.outputs)
+        self._t0 = time.perf_counter()
+        self._rss = _PeakRss().start()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+        except ImportError:  # pragma: no cover
+            pass
+
+    @hook_impl
+    def after_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if not self._child_open:
+            return
+        stats = {"node/wall_time_s": time.perf_counter() - self._t0}
+        if self._rss is not None:
+            stats["node/peak_rss_mb"] = self._rss.stop() / 2**20
+            self._rss = None
+        import torch
+
+        if torch.cuda.is_available():
+            stats["node/peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        returned: dict[str, float] = {}
+        for name, value in outputs.items():
+            if name.endswith("metrics") and isinstance(value, dict):
+                returned.update(value)
+        tracking.log_metrics({**stats, **returned})
+        # The parent run carries each node's final numbers too, so the experiment table compares runs.
+        tracking.log_metrics(
+            {**returned, **{f"{node.name}/{k.split('/')[1]}": v for k, v in stats.items()}},
+            run_id=self._parent_id,
+        )
+        if not self._pending:
+            self._close_child()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
+        if self._child_open:
+            self._pending.discard(dataset_name)
+            if not self._pending:
+                self._close_child()
+
+    @hook_impl
+    def on_node_error(self, error: Exception, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
+        if self._rss is not None:
+            self._rss.stop()
+            self._rss = None
+        self._close_child(status="FAILED")
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], run_result: Any, pipeline: Any, catalog: Any) -> None:
+        self._close_child()
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._close_child(status="FAILED")
+
+    def _close_child(self, status: str = "FINISHED") -> None:
+        if not self._child_open:
+            return
+        import mlflow
+
+        run = mlflow.active_run()
+        if run is not None and run.info.run_id != self._parent_id:
+            mlflow.end_run(status=status)
+        self._child_open = False

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+from cvpapers.engine import tracking
+
+
+class _FileDataset(AbstractDataset):
+    def __init__(self, filepath: str, artifact_path: str | None = None, log_artifact: bool = True) -> None:
+        self._filepath = Path(filepath)
+        self._artifact_path = artifact_path
+        self._log = log_artifact
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(PurePosixPath(self._filepath)), "artifact_path": self._artifact_path}
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _attach(self, *paths: Path) -> None:
+        if self._log:
+            for p in paths:
+                tracking.log_artifact(p, self._artifact_path)
+
+    def _require(self) -> Path:
+        if not self._filepath.is_file():
+            raise DatasetError(f"{type(self).__name__}: file not found: {self._filepath}")
+        return self._filepath
+
+
+class TorchCheckpointDataset(_FileDataset):
+    """A ``torch.save``d object; loaded with ``weights_only=True`` (no pickle code execution)."""
+
+    def __init__(self, filepath: str, artifact_path: str | None = "checkpoints", log_artifact: bool = True) -> None:
+        super().__init__(filepath, artifact_path, log_artifact)
+
+    def load(self) -> Any:
+        from cvpapers.engine.checkpoint import safe_load
+
+        return safe_load(self._require())
+
+    def save(self, data: Any) -> None:
+        from cvpapers.engine.checkpoint import atomic_save
+
+        self._attach(atomic_save(data, self._filepath))
+
+
+class TableDataset(_FileDataset):
+    """A pandas table written as CSV (loadable) and as a Markdown twin (``.md``, for people)."""
+
+    def __init__(
+        self, filepath: str, artifact_path: str | None = "tables", log_artifact: bool = True,
+        markdown: bool = True, float_format: str = ".4g",
+    ) -> None:
+        super().__init__(filepath, artifact_path, log_artifact)
+        self._markdown = markdown
+        self._float_format = float_format
+
+    def load(self) -> Any:
+        import pandas as pd
+
+        return pd.read_csv(self._require())
+
+    def save(self, data: Any) -> None:
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        data.to_csv(self._filepath, index=False)
+        paths = [self._filepath]
+        if self._markdown:
+            md = self._filepath.with_suffix(".md")
+            md.write_text(to_markdown(data, self._float_format) + "\n")
+            paths.append(md)
+        self._attach(*paths)
+
+
+def to_markdown(df: Any, float_format: str = ".4g") -> str:
+    """A GitHub table without the optional ``tabulate`` dependency."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return format(v, float_format)
+        return str(v).replace("|", "\\|")
+
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+class FigureDataset(_FileDataset):
+    """A matplotlib figure saved as PNG (the figure is closed after saving)."""
+
+    def __init__(self, filepath: str, artifact_path: str | None = "plots", log_artifact: bool = True, dpi: int = 120) -> None:
+        super().__init__(filepath, artifact_path, log_artifact)
+        self._dpi = dpi
+
+    def load(self) -> Any:
+        from PIL import Image
+
+        return Image.open(self._require())
+
+    def save(self, data: Any) -> None:
+        import matplotlib.pyplot as plt
+
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        data.savefig(self._filepath, dpi=self._dpi, bbox_inches="tight")
+        plt.close(data)
+        self._attach(self._filepath)

@@ -1,0 +1,106 @@
+"""The typed schema of ``parameters_dcff.yml``: checked when the run starts, before any node."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from cvpapers.engine.config import StrictModel, validate_params
+
+
+class DataConfig(StrictModel):
+    source: Literal["embedded", "cifar10", "imagenet"] = "embedded"
+    root: str = "data/01_raw/dcff"
+    image_size: int = Field(16, ge=8)
+    n_train: int = Field(2000, ge=10)
+    n_test: int = Field(2000, ge=10)
+    n_classes: int = Field(10, ge=2, le=10)
+    noise: float = Field(0.08, ge=0.0)
+    rotate: bool = False
+    train_seed: int = 1
+    test_seed: int = 2
+    imagenet_train_dir: str = "ILSVRC2012_img_train"
+    imagenet_val_dir: str = "val"
+    workers: int = Field(0, ge=0)
+
+
+class ModelConfig(StrictModel):
+    arch: Literal["vgg_small", "vgg16", "resnet56", "resnet110", "resnet50"] = "vgg_small"
+    cprate: str = "[0.5]*6"
+
+    @model_validator(mode="after")
+    def _rates_fit_arch(self) -> ModelConfig:
+        from cvpapers.pipelines.dcff.rates import expand_layer_rates
+
+        try:
+            expand_layer_rates(self.arch, self.cprate)
+        except ValueError as err:
+            raise ValueError(f"cprate does not fit arch '{self.arch}': {err}") from None
+        return self
+
+
+class AugmentConfig(StrictModel):
+    hflip: bool = True
+    shift_px: int = Field(2, ge=0)
+
+
+class TrainConfig(StrictModel):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(500, ge=1)
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    schedule: Literal["constant", "step", "cosine", "poly"] = "step"
+    lr_milestones_frac: list[float] = [0.5, 0.75]
+    gamma: float = Field(0.1, gt=0)
+    warmup_epochs: float = Field(0.0, ge=0)
+    augment: AugmentConfig = AugmentConfig()
+
+    @field_validator("lr_milestones_frac")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in v):
+            raise ValueError("milestones are fractions of the epochs, each in (0, 1)")
+        return sorted(v)
+
+
+class FusionConfig(StrictModel):
+    T_start: float = Field(1.0, gt=0)
+    T_end: float = Field(1e4, gt=0)
+    slope: float = Field(1.0, gt=0)
+    kl_eps: float = Field(1e-7, gt=0)
+    kl_mode: Literal["official", "logspace"] = "official"
+    schedule_unit: Literal["epoch", "iter"] = "iter"
+    recompute_every_iters: int = Field(5, ge=1)
+    select_order: Literal["sorted"] = "sorted"
+
+
+class L1Config(StrictModel):
+    pretrain_frac: float = Field(0.5, gt=0, lt=1)
+    finetune_lr: float = Field(0.01, gt=0)
+
+
+class BaselinesConfig(StrictModel):
+    l1: L1Config = L1Config()
+    scratch: bool = True
+    full: bool = False
+
+
+class DcffParams(StrictModel):
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    checkpoint_dir: str = "data/06_models/dcff/train_state"
+    report_best_epoch: bool = True
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    fusion: FusionConfig = FusionConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
+
+
+def validate(values: Any) -> DcffParams:
+    return validate_params(DcffParams, values, "dcff")
