@@ -75,7 +75,10 @@ class PipelineSetupHook:
         for name in names:
             config = _pipeline_module(name, "config")
             if config is not None:
-                config.validate(params.get(name))
+                validated = config.validate(params.get(name))
+                from cvpapers.engine.device import set_cpu_threads
+
+                set_cpu_threads(getattr(validated, "cpu_threads", None))
         mlflow_config = getattr(self._context, "mlflow", None)
         if mlflow_config is not None:
             # One experiment per pipeline, so the MLflow UI compares runs of one paper.

@@ -127,6 +127,11 @@ def fit(
     if config.resume and ckpt_path is not None and ckpt_path.is_file():
         start_epoch = _restore(ckpt_path, model, optimizer, scheduler, callbacks, config, result)
         log.info("%s: resumed from %s at epoch %d/%d", stage, ckpt_path, start_epoch, config.epochs)
+        if logger is not None and distributed.is_main_process():
+            # The new MLflow run gets the restored epochs too, so its curves are complete.
+            for epoch, record in enumerate(result.history):
+                logger.log(record, step=epoch)
+            logger.flush()
     train_model = distributed.wrap_model(model, device)
     iters = len(train)
     best_value = result.best_metrics.get(config.track_best or "", -math.inf)

@@ -92,6 +92,7 @@ class BaselinesConfig(StrictModel):
 class DcffParams(StrictModel):
     seed: int = 0
     device: str = "auto"
+    cpu_threads: int = Field(1, ge=0)  # 0 = torch's default
     resume: bool = False
     checkpoint_dir: str = "data/06_models/dcff/train_state"
     report_best_epoch: bool = True

@@ -1,0 +1,114 @@
+"""`kedro run --pipelines dcff --env smoke` end to end: outputs on disk and the MLflow run they promise."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_kedro
+
+NODES = {
+    "prepare_data", "plan_architecture", "train_dcff", "export_compact", "evaluate_compact",
+    "train_baseline_l1", "train_baseline_scratch", "train_full_reference", "report",
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import os
+
+    from tests.conftest import make_project
+
+    project = make_project(tmp_path_factory.mktemp("dcff") / "project")
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        run_kedro(project, "dcff")
+    finally:
+        os.chdir(cwd)
+    return project
+
+
+def _client(project: Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+
+def test_smoke_run_writes_every_output(smoke_run: Path) -> None:
+    d = smoke_run / "data"
+    for rel in [
+        "02_intermediate/dcff/manifest.csv", "03_primary/dcff/arch_plan.json",
+        "06_models/dcff/fused.pt", "06_models/dcff/compact.pt", "06_models/dcff/l1.pt",
+        "07_model_output/dcff/selection_log.csv", "08_reporting/dcff/results.csv",
+        "08_reporting/dcff/results.md", "08_reporting/dcff/acc_vs_flops.png", "08_reporting/dcff/curves.png",
+        "08_reporting/dcff/selection_heatmap.png", "08_reporting/dcff/samples.png",
+        "08_reporting/dcff/widths.csv", "08_reporting/dcff/report_metrics.json",
+    ]:
+        assert (d / rel).is_file(), rel
+    report = json.loads((d / "08_reporting/dcff/report_metrics.json").read_text())
+    assert all(math.isfinite(v) for v in report.values())
+    # The exported compact network computes the fused network's function.
+    assert report["report/export_max_abs_diff"] < 1e-4
+
+
+def test_smoke_run_never_touches_the_repository(smoke_run: Path) -> None:
+    from tests.conftest import REPO
+
+    assert smoke_run != REPO and (smoke_run / "mlflow.db").is_file()
+
+
+def test_mlflow_has_one_parent_run_with_a_child_per_node(smoke_run: Path) -> None:
+    client = _client(smoke_run)
+    exp = client.get_experiment_by_name("dcff")
+    assert exp is not None, "the experiment is named after the pipeline"
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1
+    parent = parents[0]
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == NODES
+    for name, child in children.items():
+        assert child.info.status == "FINISHED", name
+        assert child.data.metrics["node/wall_time_s"] > 0
+        assert child.data.metrics["node/peak_rss_mb"] > 0
+
+    tags = parent.data.tags
+    assert tags["pipeline"] == "dcff" and tags["paper_arxiv"] == "2107.06916"
+    assert tags["data_source"] == "embedded" and tags["device"] in {"cpu", "cuda"}
+    assert "git_commit" in tags
+    for key in ("claim/top1_gain_vs_l1", "claim/train_cost_ratio_vs_l1", "arch/compact_flops",
+                "export/compact_params", "dcff/compact_top1", "l1/top1"):
+        assert math.isfinite(parent.data.metrics[key]), key
+    assert parent.data.metrics["claim/train_cost_ratio_vs_l1"] < 1
+    assert parent.data.params["dcff.train.lr"] == "0.05"
+
+
+def test_training_curves_are_logged_per_epoch(smoke_run: Path) -> None:
+    client = _client(smoke_run)
+    exp = client.get_experiment_by_name("dcff")
+    train = client.search_runs([exp.experiment_id], "attributes.run_name = 'train_dcff'")[0]
+    for key in ("dcff/train_loss", "dcff/test_acc", "dcff/temperature", "dcff/mean_diag_Q", "dcff/lr"):
+        history = client.get_metric_history(train.info.run_id, key)
+        assert [m.step for m in history] == [0, 1], key
+        assert all(math.isfinite(m.value) for m in history), key
+    artifacts = {a.path for a in client.list_artifacts(train.info.run_id, "checkpoints")}
+    assert "checkpoints/fused.pt" in artifacts
+    report = client.search_runs([exp.experiment_id], "attributes.run_name = 'report'")[0]
+    assert {a.path for a in client.list_artifacts(report.info.run_id, "tables")} >= {"tables/results.csv", "tables/results.md"}
+    assert {a.path for a in client.list_artifacts(report.info.run_id, "plots")} >= {"plots/acc_vs_flops.png"}
+
+
+def test_compact_checkpoint_rebuilds_the_model_alone(smoke_run: Path) -> None:
+    from cvpapers.engine.checkpoint import check_model_checkpoint, safe_load
+    from cvpapers.engine.flops import count_macs_params
+    from cvpapers.models.classification import build_classifier
+
+    ckpt = check_model_checkpoint(safe_load(smoke_run / "data/06_models/dcff/compact.pt"))
+    model = build_classifier(**ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    plan = json.loads((smoke_run / "data/03_primary/dcff/arch_plan.json").read_text())
+    assert count_macs_params(model, tuple(plan["input_size"])) == (plan["compact_macs"], plan["compact_params"])
