@@ -39,10 +39,17 @@ def _pipeline_names(run_params: dict[str, Any]) -> list[str]:
 
 
 def _pipeline_module(name: str, sub: str) -> Any | None:
+    """The pipeline's ``config`` (or package) module, or None when that pipeline has none.
+
+    Only the absence of that very module is tolerated: an import error inside it must surface, not
+    silently skip the validation."""
+    module = f"cvpapers.pipelines.{name}.{sub}" if sub != "__init__" else f"cvpapers.pipelines.{name}"
     try:
-        return importlib.import_module(f"cvpapers.pipelines.{name}.{sub}")
-    except ModuleNotFoundError:
-        return None
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name is not None and module.startswith(err.name):
+            return None
+        raise
 
 
 def _git_commit(project_path: Path) -> tuple[str, bool]:
@@ -76,6 +83,8 @@ class PipelineSetupHook:
             config = _pipeline_module(name, "config")
             if config is not None:
                 validated = config.validate(params.get(name))
+                if hasattr(config, "preflight"):
+                    config.preflight(validated)
                 from cvpapers.engine.device import set_cpu_threads
 
                 set_cpu_threads(getattr(validated, "cpu_threads", None))

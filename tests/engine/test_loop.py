@@ -33,9 +33,18 @@ class _Batches:
             yield x, self.y[idx]
 
 
+class _Killed(Exception):
+    pass
+
+
 class _Counter(LoopCallback):
-    def __init__(self) -> None:
+    def __init__(self, kill_at_epoch: int | None = None) -> None:
         self.calls = 0
+        self.kill_at_epoch = kill_at_epoch
+
+    def on_epoch_start(self, epoch, model) -> None:
+        if epoch == self.kill_at_epoch:
+            raise _Killed(f"killed at the start of epoch {epoch}")
 
     def on_iteration_start(self, epoch, iteration, iters_per_epoch, model) -> None:
         self.calls += 1
@@ -50,13 +59,14 @@ class _Counter(LoopCallback):
         self.calls = state["calls"]
 
 
-def _run(epochs: int, ckpt: Path | None, resume: bool, data: _Batches | None = None, fingerprint=None):
+def _run(epochs: int, ckpt: Path | None, resume: bool, data: _Batches | None = None, fingerprint=None,
+         kill_at_epoch: int | None = None):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
     data = data or _Batches()
     opt = build_optimizer(model.parameters(), "sgd", lr=0.1, momentum=0.9, weight_decay=1e-4)
     sched = build_scheduler(opt, len(data), "step", 4, milestones=[2], gamma=0.1)
-    cb = _Counter()
+    cb = _Counter(kill_at_epoch)
     cfg = FitConfig(stage="toy", epochs=epochs, checkpoint_path=ckpt, resume=resume,
                     fingerprint=fingerprint or {"lr": 0.1}, track_best="train_acc")
     result = fit(model, data, classification_step, opt, sched, cfg, torch.device("cpu"), callbacks=[cb])
@@ -65,8 +75,9 @@ def _run(epochs: int, ckpt: Path | None, resume: bool, data: _Batches | None = N
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     full_model, full, _ = _run(4, tmp_path / "a.pt", resume=False)
-    # "Killed" after epoch 2, then re-run with resume: true for the full 4 epochs.
-    _run(2, tmp_path / "b.pt", resume=False)
+    # Killed after epoch 2 (its checkpoint is on disk), then re-run with resume: true.
+    with pytest.raises(_Killed):
+        _run(4, tmp_path / "b.pt", resume=False, kill_at_epoch=2)
     model, resumed, cb = _run(4, tmp_path / "b.pt", resume=True)
     assert resumed.resumed_from == 2
     assert len(resumed.history) == 4, "history written before the kill is kept"
@@ -83,9 +94,12 @@ def test_resume_of_a_finished_run_trains_nothing_more(tmp_path: Path) -> None:
 
 
 def test_resume_with_other_settings_is_refused_with_the_differing_key(tmp_path: Path) -> None:
-    _run(1, tmp_path / "d.pt", resume=False)
+    _run(2, tmp_path / "d.pt", resume=False)
     with pytest.raises(ResumeMismatchError, match=r"lr: checkpoint 0.1 vs now 0.2"):
         _run(2, tmp_path / "d.pt", resume=True, fingerprint={"lr": 0.2})
+    # A different length changes the lr schedule, so it is a different run too.
+    with pytest.raises(ResumeMismatchError, match=r"epochs: checkpoint 2 vs now 3"):
+        _run(3, tmp_path / "d.pt", resume=True)
 
 
 def test_non_finite_loss_names_stage_epoch_and_iteration() -> None:

@@ -25,6 +25,7 @@ from PIL import Image
 from torch import Tensor
 
 from cvpapers.data.cifar import read_cifar_batch
+from cvpapers.engine.seeding import derive_seed
 
 __all__ = [
     "CIFAR_MEAN",
@@ -188,11 +189,6 @@ def augment_batch(
 # in-memory mini-batches
 
 
-def _derive_seed(*values: int) -> int:
-    """A 63-bit seed from a tuple of non-negative ints; distinct tuples give unrelated streams."""
-    return int(np.random.SeedSequence(list(values)).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
 _AUGMENT_KEYS = {"hflip", "shift_px"}
 
 
@@ -263,7 +259,7 @@ class TensorBatches:
         """Indices of this rank's samples for ``epoch``, in batch order."""
         n = len(self.images)
         if self.shuffle:
-            g = torch.Generator().manual_seed(_derive_seed(self.seed, epoch))
+            g = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
             perm = torch.randperm(n, generator=g)
         else:
             perm = torch.arange(n)
@@ -279,7 +275,7 @@ class TensorBatches:
             idx = idx_all[k * self.batch_size : (k + 1) * self.batch_size]
             x = self.images[idx].float().div_(255.0)
             if self.hflip or self.shift_px:
-                g = torch.Generator().manual_seed(_derive_seed(self.seed, epoch, k))
+                g = torch.Generator().manual_seed(derive_seed(self.seed, epoch, k))
                 x = augment_batch(x, self.hflip, self.shift_px, g)
             yield normalize(x, self.mean, self.std), self.labels[idx]
 

@@ -99,3 +99,8 @@ def read_manifest(path: str | Path, required_splits: Iterable[str] = ()) -> pd.D
         raise FileNotFoundError(f"manifest CSV not found: {path}")
     df = pd.read_csv(path, dtype={"path": str, "split": str, "class_name": str}, keep_default_na=False)
     return validate_manifest(df, required_splits, origin=str(path))
+
+
+def evaluation_split(manifest: pd.DataFrame) -> str:
+    """The split a classifier is evaluated on: ``test`` when the manifest has one, else ``val`` (ImageNet)."""
+    return "test" if (manifest["split"] == "test").any() else "val"

@@ -26,6 +26,9 @@ from cvpapers.data.classification import (
     imagenet_transforms,
     load_split,
 )
+from cvpapers.data.manifest import evaluation_split
+from cvpapers.engine import distributed
+from cvpapers.engine.seeding import derive_seed
 
 NORMALISATION = {
     "embedded": (EMBEDDED_MEAN, EMBEDDED_STD),
@@ -35,18 +38,30 @@ NORMALISATION = {
 
 
 class LoaderBatches:
-    """A DataLoader with a per-epoch reshuffle seed, behind the ``batches(epoch)`` interface."""
+    """A DataLoader over this rank's share of a dataset, reshuffled and re-seeded per epoch.
+
+    The order comes from a DistributedSampler seeded with the run's seed (one rank: the whole dataset),
+    and the random transforms from a per-epoch seed, in the main process and in each worker, so an
+    epoch replays identically after a resume.
+    """
 
     def __init__(self, dataset: torch.utils.data.Dataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> None:
-        self.dataset, self.batch_size, self.shuffle, self.seed, self.workers = dataset, batch_size, shuffle, seed, workers
+        self.dataset, self.batch_size, self.seed, self.workers = dataset, batch_size, seed, workers
+        self.sampler = torch.utils.data.DistributedSampler(
+            dataset, num_replicas=distributed.world_size(), rank=distributed.rank(), shuffle=shuffle,
+            seed=seed % 2**31, drop_last=False,
+        )
 
     def __len__(self) -> int:
-        return (len(self.dataset) + self.batch_size - 1) // self.batch_size  # type: ignore[arg-type]
+        return (len(self.sampler) + self.batch_size - 1) // self.batch_size
 
     def batches(self, epoch: int) -> Iterator[Any]:
-        g = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+        self.sampler.set_epoch(epoch)
+        epoch_seed = derive_seed(self.seed, "epoch", epoch)
+        torch.manual_seed(epoch_seed)  # transforms drawn in the main process (workers=0)
         loader = torch.utils.data.DataLoader(
-            self.dataset, batch_size=self.batch_size, shuffle=self.shuffle, generator=g,
+            self.dataset, batch_size=self.batch_size, sampler=self.sampler,
+            generator=torch.Generator().manual_seed(epoch_seed),  # seeds each worker's RNG
             num_workers=self.workers, pin_memory=torch.cuda.is_available(),
         )
         return iter(loader)
@@ -72,7 +87,7 @@ def classification_data(
     workers: int = 0,
 ) -> ClassificationData:
     """Batch sources for the manifest's ``train`` and ``test`` (or ``val``) splits."""
-    test_split = "test" if (manifest["split"] == "test").any() else "val"
+    test_split = evaluation_split(manifest)
     n_classes = int(manifest["label"].max()) + 1
     mean, std = NORMALISATION[source]
     if source == "imagenet":
@@ -87,7 +102,9 @@ def classification_data(
     x_train, y_train = load_split(manifest, "train", size)
     x_test, y_test = load_split(manifest, test_split, size)
     return ClassificationData(
-        train=TensorBatches(x_train, y_train, batch_size, mean, std, shuffle=True, seed=seed, augment=augment),
+        train=TensorBatches(x_train, y_train, batch_size, mean, std, shuffle=True, seed=seed, augment=augment,
+                            rank=distributed.rank(), world_size=distributed.world_size()),
+        # Evaluation sees the whole test set on every rank (no all-gather needed for exact accuracy).
         test=TensorBatches(x_test, y_test, eval_batch_size, mean, std, shuffle=False, seed=seed, augment=None),
         input_size=(1, *x_train.shape[1:]),  # type: ignore[arg-type]
         n_train=int(y_train.numel()),

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from cvpapers.engine.loop import BatchSource, FitConfig, FitResult, LoopCallback, fit
-from cvpapers.engine.optim import build_optimizer, build_scheduler
+from cvpapers.engine.optim import build_optimizer, build_scheduler, milestone_epochs
 from cvpapers.engine.steps import classification_step
 from cvpapers.engine.tracking import MetricLogger
 from cvpapers.metrics.classification import evaluate_classifier
@@ -48,7 +48,7 @@ def train_classifier(
     opt = build_optimizer(model.parameters(), optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)  # type: ignore[arg-type]
     sched = build_scheduler(
         opt, len(train), schedule, epochs,  # type: ignore[arg-type]
-        milestones=[round(f * epochs) for f in milestones_frac], gamma=gamma, warmup_epochs=warmup_epochs,
+        milestones=milestone_epochs(milestones_frac, epochs), gamma=gamma, warmup_epochs=warmup_epochs,
     )
 
     def evaluate(m: nn.Module) -> dict[str, float]:

@@ -1,8 +1,9 @@
 """Everything the training loop needs to know about ``torch.distributed``, in one place.
 
 Single-process runs (the default, and all of CI) see world size 1 and rank 0. Under ``torchrun`` the
-loop wraps the model in DDP, shards each epoch's batches by rank, all-reduces the epoch statistics and
-lets only rank 0 log and save, with no second training loop.
+loop wraps the model in DDP, the batch sources take this rank's share of each epoch (``rank()`` /
+``world_size()``), the epoch statistics are all-reduced and only rank 0 logs and saves, with no second
+training loop.
 """
 
 from __future__ import annotations
@@ -38,11 +39,6 @@ def wrap_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") and is_distributed() else model
-
-
-def shard(index: int) -> bool:
-    """Whether batch number ``index`` of an epoch belongs to this rank."""
-    return index % world_size() == rank()
 
 
 def all_reduce_sums(values: dict[str, float], device: torch.device) -> dict[str, float]:

@@ -4,7 +4,9 @@ Every pipeline trains through :func:`fit` with its own *step function* (classifi
 segmentation, restoration and detection later): the loop owns epochs, device moves, bf16 autocast,
 the NaN/inf guard, per-iteration lr stepping, per-epoch evaluation, metric curves, progress bars,
 best-epoch tracking, and the end-of-epoch training checkpoint that ``resume: true`` continues from.
-Algorithms hook in through :class:`LoopCallback` (e.g. DCFF recomputes its fusion matrices at the
+Under ``torch.distributed`` the batch source shards the data (each rank iterates its own share with
+the same iteration indices, like DistributedSampler), so schedules and callbacks stay in step across
+ranks. Algorithms hook in through :class:`LoopCallback` (e.g. DCFF recomputes its fusion matrices at the
 start of an epoch or every few iterations) and their state travels in the same checkpoint.
 """
 
@@ -145,8 +147,6 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         batches = progress(train.batches(epoch), total=iters, desc=f"{stage} {epoch + 1}/{config.epochs}")
         for it, batch in enumerate(batches):
-            if not distributed.shard(it):
-                continue
             for cb in callbacks:
                 cb.on_iteration_start(epoch, it, iters, model)
             batch = _to_device(batch, device)
@@ -235,9 +235,9 @@ def _restore(
     if not isinstance(state, dict) or state.get("format") != "cvpapers.train/1":
         raise ResumeMismatchError(f"{config.stage}: {path} is not a cvpapers training checkpoint")
     saved = state.get("fingerprint", {})
-    diff = {
-        k: (saved.get(k), v) for k, v in config.fingerprint.items() if saved.get(k) != v and k != "epochs"
-    }
+    now = {**config.fingerprint, "epochs": config.epochs}
+    saved = {**saved, "epochs": state.get("epochs")}
+    diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
     if diff:
         details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise ResumeMismatchError(

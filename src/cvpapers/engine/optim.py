@@ -70,6 +70,11 @@ def lr_factor_fn(
     return factor
 
 
+def milestone_epochs(fractions: Sequence[float], epochs: int) -> list[int]:
+    """Fractions of the run → whole epochs, rounding halves up (0.5 × 5 epochs → epoch 3, not 2)."""
+    return [math.floor(f * epochs + 0.5) for f in fractions]
+
+
 def build_scheduler(
     optimizer: torch.optim.Optimizer,
     iters_per_epoch: int,
@@ -82,9 +87,16 @@ def build_scheduler(
     min_factor: float = 0.0,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR to be stepped once per iteration (the loop does this)."""
-    fn = lr_factor_fn(name, epochs, milestones, gamma, power, warmup_epochs, min_factor)
+    decay = lr_factor_fn(name, epochs, milestones, gamma, power, 0.0, min_factor)
     n = max(int(iters_per_epoch), 1)
-    # Warm-up counts the current iteration as done ((1+it)/N), as the papers' per-iteration warm-ups do.
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda it: fn((it + (1 if warmup_epochs > 0 else 0)) / n)
-    )
+    warmup_iters = warmup_epochs * n
+
+    def factor(it: int) -> float:
+        # Decay follows the iteration's own position; the warm-up counts it as done, (1+it)/(W·N), as
+        # the papers' per-iteration warm-ups do, so the last warm-up iteration reaches the full lr.
+        f = decay(it / n)
+        if warmup_iters > 0 and it < warmup_iters:
+            f *= (it + 1) / warmup_iters
+        return f
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

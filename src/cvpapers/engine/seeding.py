@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
+import zlib
 
 import numpy as np
 import torch
@@ -18,7 +18,6 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     if deterministic:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
@@ -26,10 +25,12 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
-    """A reproducible sub-seed for a named purpose (an epoch, a baseline arm, a data split)."""
-    h = seed & 0xFFFFFFFF
-    for key in keys:
-        for ch in str(key).encode():
-            h = (h * 1000003) ^ ch
-            h &= 0xFFFFFFFFFFFF
-    return int(h % (2**31 - 1))
+    """A reproducible 63-bit sub-seed for a named purpose (a baseline arm, an epoch, a batch).
+
+    Distinct key tuples give unrelated streams (NumPy's SeedSequence hashing); string keys are mapped
+    to integers with CRC-32, which is stable across processes (unlike ``hash``).
+    """
+    words = [int(k) if isinstance(k, int) else zlib.crc32(str(k).encode()) for k in (seed, *keys)]
+    if any(w < 0 for w in words):
+        raise ValueError(f"seeds must be non-negative, got {words}")
+    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))

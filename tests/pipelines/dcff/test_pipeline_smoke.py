@@ -16,19 +16,36 @@ NODES = {
 }
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+_OBSERVED: dict[str, bool] = {}
+
+
+def _repo_state() -> dict[str, float]:
+    """Every file under the repository's data/ plus mlflow.db, with modification times."""
+    from tests.conftest import REPO
+
+    files = [p for p in (REPO / "data").rglob("*") if p.is_file()] + [REPO / "mlflow.db", REPO / "mlruns"]
+    return {str(p): p.stat().st_mtime for p in files if p.exists()}
+
+
+def _run_in(project: Path, **kwargs) -> None:
     import os
 
-    from tests.conftest import make_project
-
-    project = make_project(tmp_path_factory.mktemp("dcff") / "project")
     cwd = os.getcwd()
     os.chdir(project)
     try:
-        run_kedro(project, "dcff")
+        run_kedro(project, "dcff", **kwargs)
     finally:
         os.chdir(cwd)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import make_project
+
+    project = make_project(tmp_path_factory.mktemp("dcff") / "project")
+    before = _repo_state()
+    _run_in(project)
+    _OBSERVED["repo_unchanged"] = before == _repo_state()
     return project
 
 
@@ -56,9 +73,8 @@ def test_smoke_run_writes_every_output(smoke_run: Path) -> None:
 
 
 def test_smoke_run_never_touches_the_repository(smoke_run: Path) -> None:
-    from tests.conftest import REPO
-
-    assert smoke_run != REPO and (smoke_run / "mlflow.db").is_file()
+    assert _OBSERVED["repo_unchanged"], "the run wrote into the repository's data/ or mlflow.db"
+    assert (smoke_run / "mlflow.db").is_file()
 
 
 def test_mlflow_has_one_parent_run_with_a_child_per_node(smoke_run: Path) -> None:
@@ -112,3 +128,34 @@ def test_compact_checkpoint_rebuilds_the_model_alone(smoke_run: Path) -> None:
     model.load_state_dict(ckpt["state_dict"], strict=True)
     plan = json.loads((smoke_run / "data/03_primary/dcff/arch_plan.json").read_text())
     assert count_macs_params(model, tuple(plan["input_size"])) == (plan["compact_macs"], plan["compact_params"])
+
+
+def test_killed_run_resumes_to_the_same_result(smoke_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kill train_dcff after its first epoch, re-run with resume: true: same selections, same numbers."""
+    import pandas as pd
+
+    from cvpapers.pipelines.dcff.training import FusionSchedule
+    from tests.conftest import make_project
+
+    project = make_project(tmp_path / "project")
+    original = FusionSchedule.on_epoch_start
+
+    def killed(self, epoch, model):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed during training")
+        return original(self, epoch, model)
+
+    monkeypatch.setattr(FusionSchedule, "on_epoch_start", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _run_in(project)
+    assert (project / "data/06_models/dcff/train_state/dcff.pt").is_file()
+    assert not (project / "data/08_reporting/dcff/report_metrics.json").exists()
+    monkeypatch.setattr(FusionSchedule, "on_epoch_start", original)
+    _run_in(project, params={"dcff.resume": "true"})
+
+    resumed = pd.read_csv(project / "data/07_model_output/dcff/selection_log.csv")
+    uninterrupted = pd.read_csv(smoke_run / "data/07_model_output/dcff/selection_log.csv")
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+    a = json.loads((project / "data/08_reporting/dcff/report_metrics.json").read_text())
+    b = json.loads((smoke_run / "data/08_reporting/dcff/report_metrics.json").read_text())
+    assert a == pytest.approx(b)

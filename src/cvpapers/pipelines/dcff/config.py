@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -18,11 +19,17 @@ class DataConfig(StrictModel):
     n_classes: int = Field(10, ge=2, le=10)
     noise: float = Field(0.08, ge=0.0)
     rotate: bool = False
-    train_seed: int = 1
-    test_seed: int = 2
+    train_seed: int = Field(1, ge=0)
+    test_seed: int = Field(2, ge=0)
     imagenet_train_dir: str = "ILSVRC2012_img_train"
     imagenet_val_dir: str = "val"
     workers: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _distinct_splits(self) -> DataConfig:
+        if self.source == "embedded" and self.train_seed == self.test_seed:
+            raise ValueError("train_seed and test_seed must differ, else the test images repeat the training images")
+        return self
 
 
 class ModelConfig(StrictModel):
@@ -31,12 +38,17 @@ class ModelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _rates_fit_arch(self) -> ModelConfig:
+        import torch
+
+        from cvpapers.models.classification import build_classifier
         from cvpapers.pipelines.dcff.rates import expand_layer_rates
 
         try:
-            expand_layer_rates(self.arch, self.cprate)
+            # Built on the meta device: checks widths and residual couplings without allocating weights.
+            with torch.device("meta"):
+                build_classifier(self.arch, 10, expand_layer_rates(self.arch, self.cprate))
         except ValueError as err:
-            raise ValueError(f"cprate does not fit arch '{self.arch}': {err}") from None
+            raise ValueError(f"cprate {self.cprate!r} does not fit arch '{self.arch}': {err}") from None
         return self
 
 
@@ -46,7 +58,7 @@ class AugmentConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(10, ge=2)  # the L1 baseline needs one epoch on each side of pruning
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(500, ge=1)
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
@@ -77,6 +89,12 @@ class FusionConfig(StrictModel):
     recompute_every_iters: int = Field(5, ge=1)
     select_order: Literal["sorted"] = "sorted"
 
+    @model_validator(mode="after")
+    def _rising(self) -> FusionConfig:
+        if self.T_end <= self.T_start:
+            raise ValueError(f"T_end ({self.T_end}) must exceed T_start ({self.T_start}): the temperature rises")
+        return self
+
 
 class L1Config(StrictModel):
     pretrain_frac: float = Field(0.5, gt=0, lt=1)
@@ -90,8 +108,8 @@ class BaselinesConfig(StrictModel):
 
 
 class DcffParams(StrictModel):
-    seed: int = 0
-    device: str = "auto"
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
     cpu_threads: int = Field(1, ge=0)  # 0 = torch's default
     resume: bool = False
     checkpoint_dir: str = "data/06_models/dcff/train_state"
@@ -105,3 +123,30 @@ class DcffParams(StrictModel):
 
 def validate(values: Any) -> DcffParams:
     return validate_params(DcffParams, values, "dcff")
+
+
+def preflight(params: DcffParams) -> None:
+    """Checks of the machine rather than the schema, run before any node: the dataset must be there."""
+    from cvpapers.engine.config import ParameterError
+
+    root = Path(params.data.root)
+    expected = {
+        "embedded": [],
+        "cifar10": [root / "cifar-10-batches-py"],
+        "imagenet": [root / params.data.imagenet_train_dir, root / params.data.imagenet_val_dir],
+    }[params.data.source]
+    missing = [p for p in expected if not p.is_dir()]
+    if missing:
+        layout = {
+            "cifar10": "<root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta} (CIFAR-10 python version)",
+            "imagenet": "<root>/<train_dir>/<wnid>/*.JPEG and <root>/<val_dir>/<wnid>/*.JPEG",
+        }[params.data.source]
+        raise ParameterError(
+            f"dcff.data.root: {', '.join(map(str, missing))} not found for source '{params.data.source}'; "
+            f"expected {layout}. Set dcff.data.root to the dataset's folder."
+        )
+    if params.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError(f"dcff.device: '{params.device}' but CUDA is not available; use 'auto' or 'cpu'")

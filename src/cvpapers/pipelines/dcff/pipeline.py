@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     method = [
         node(nodes.prepare_data, "params:dcff.data",
              ["dcff.manifest", "dcff.data_metrics", "dcff.samples_plot"], name="prepare_data"),
-        node(nodes.plan_architecture, ["params:dcff.model", "params:dcff.data"],
+        node(nodes.plan_architecture, ["dcff.manifest", "params:dcff.model", "params:dcff.data"],
              ["dcff.arch_plan", "dcff.plan_metrics", "dcff.widths_table"], name="plan_architecture"),
         node(nodes.train_dcff, {**_DATA, "fusion": "params:dcff.fusion", **_TRAIN_RUN},
              ["dcff.fused_checkpoint", "dcff.selection_log", "dcff.train_metrics", "dcff.selection_heatmap_plot"],
