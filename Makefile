@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PIPELINE ?= dcff
+PIPELINE ?= ssda_dual_mix
 ENV ?= base
 HOST ?= 127.0.0.1
 

@@ -47,9 +47,19 @@ def run_kedro(project: Path, pipeline: str, env: str = "smoke", params: dict | N
     from omegaconf import OmegaConf
 
     runtime = OmegaConf.to_container(OmegaConf.from_dotlist([f"{k}={v}" for k, v in (params or {}).items()]))
+    _end_leftover_runs()
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env=env, runtime_params=runtime) as session:
         return session.run(pipeline_names=[pipeline])
+
+
+def _end_leftover_runs() -> None:
+    """A `kedro run` starts in a fresh process; a session here must not inherit a run that an
+    interrupted session (KeyboardInterrupt skips Kedro's error hooks) left active."""
+    import mlflow
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run(status="KILLED")
 
 
 @pytest.fixture
@@ -57,7 +67,4 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     project = make_project(tmp_path / "project")
     monkeypatch.chdir(project)
     yield project
-    import mlflow
-
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
+    _end_leftover_runs()

@@ -6,6 +6,10 @@ kedro-mlflow (registered by entry point) opens one MLflow run per ``kedro run`` 
 * ``PipelineSetupHook`` runs *before* kedro-mlflow's ``before_pipeline_run`` (``tryfirst``): it validates
   the parameters of every pipeline being run (so a typo fails in seconds, not mid-training) and points
   kedro-mlflow at an experiment named after the pipeline.
+* ``BatchedParamsMlflowHook`` is kedro-mlflow's own hook (registered here instead of by its entry point)
+  with one change: a node's ``params:`` inputs are written in one ``log_batch`` call, and keys already
+  logged in the run are skipped. Per-key ``log_param`` costs ~35 ms on sqlite, which for a pipeline of
+  17 nodes taking 60 parameters each is half a minute of a run.
 * ``NodeRunTrackingHook`` tags the run, opens a nested child run per node, logs the node's wall time,
   peak memory and returned metrics (outputs whose name ends in ``metrics``), and closes the child run
   once the node's outputs are saved, so artifacts written by output datasets land in that child run.
@@ -23,19 +27,23 @@ from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
 from cvpapers.engine import tracking
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PIPELINE = "dcff"
+# Registered pipeline name -> the pipeline package (and parameter key) it belongs to.
+VARIANTS = {"__default__": "ssda_dual_mix", "ssda_dual_mix_paper": "ssda_dual_mix"}
+# Pipelines that include another's nodes and so must validate its parameters too.
+INCLUDES = {"ssda_dual_mix": ["da_benchmark"]}
 
 
 def _pipeline_names(run_params: dict[str, Any]) -> list[str]:
     names = run_params.get("pipeline_names") or run_params.get("pipeline_name") or ["__default__"]
     if isinstance(names, str):
         names = [names]
-    return [DEFAULT_PIPELINE if n == "__default__" else n for n in names]
+    return [VARIANTS.get(n, n) for n in names]
 
 
 def _pipeline_module(name: str, sub: str) -> Any | None:
@@ -79,7 +87,8 @@ class PipelineSetupHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         names = _pipeline_names(run_params)
         params = self._context.params if self._context is not None else {}
-        for name in names:
+        to_check = dict.fromkeys(n for requested in names for n in [*INCLUDES.get(requested, []), requested])
+        for name in to_check:
             config = _pipeline_module(name, "config")
             if config is not None:
                 validated = config.validate(params.get(name))
@@ -91,8 +100,48 @@ class PipelineSetupHook:
         mlflow_config = getattr(self._context, "mlflow", None)
         if mlflow_config is not None:
             # One experiment per pipeline, so the MLflow UI compares runs of one paper.
-            mlflow_config.tracking.experiment.name = "+".join(names)
+            # Variants (ssda_dual_mix_paper) get their own experiment: their runs are not comparable.
+            requested = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
+            mlflow_config.tracking.experiment.name = "+".join(
+                VARIANTS["__default__"] if n == "__default__" else n for n in requested
+            )
             mlflow_config._set_experiment()
+
+
+class BatchedParamsMlflowHook(MlflowHook):
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._logged_params: dict[str, str] = {}
+        super().before_pipeline_run(run_params, pipeline, catalog)
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
+        self._pending_params: dict[str, str] = {}
+        super().before_node_run(node, catalog, inputs, is_async)  # fills _pending_params via _log_param
+        pending, self._pending_params = self._pending_params, {}
+        if not pending or self.run_id is None:
+            return
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        new = {k: v for k, v in pending.items() if self._logged_params.get(k) != v}
+        if new:
+            MlflowClient().log_batch(self.run_id, params=[Param(k, v) for k, v in new.items()], synchronous=True)
+            self._logged_params.update(new)
+
+    def _log_param(self, name: str, value: Any) -> None:
+        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+        text = str(value)
+        if len(text) > MAX_PARAM_VAL_LENGTH:
+            if self.long_params_strategy == "fail":
+                return super()._log_param(name, value)
+            if self.long_params_strategy == "tag":
+                return super()._log_param(name, value)
+            text = text[:MAX_PARAM_VAL_LENGTH]
+        if getattr(self, "_pending_params", None) is None:
+            return super()._log_param(name, value)
+        self._pending_params[name] = text
 
 
 class _PeakRss:

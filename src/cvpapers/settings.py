@@ -2,11 +2,14 @@
 
 from kedro.config import OmegaConfigLoader
 
-from cvpapers.hooks import NodeRunTrackingHook, PipelineSetupHook
+from cvpapers.hooks import BatchedParamsMlflowHook, NodeRunTrackingHook, PipelineSetupHook
 
-# PipelineSetupHook validates parameters and names the MLflow experiment before kedro-mlflow starts
-# its run; NodeRunTrackingHook opens a child run per node. kedro-mlflow registers itself.
-HOOKS = (PipelineSetupHook(), NodeRunTrackingHook())
+# Hooks are called last-registered first. Per node: kedro-mlflow's hook re-opens the run and logs the
+# node's parameters, then NodeRunTrackingHook opens the node's child run. PipelineSetupHook validates
+# parameters and names the experiment before any of that (tryfirst).
+HOOKS = (NodeRunTrackingHook(), BatchedParamsMlflowHook(), PipelineSetupHook())
+# kedro-mlflow's hook is registered above (with batched parameter logging) instead of by entry point.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")  # its metadata spells it with "_"
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -84,3 +84,46 @@ def binary_heatmaps(matrices: Mapping[str, np.ndarray], xlabel: str, ylabel: str
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def labelled_rows(rows: Mapping[str, np.ndarray], title: str = "") -> Any:
+    """One row of images (uint8 K×H×W×3) per entry, the entry's name on the left."""
+    plt = _plt()
+    n_rows = len(rows)
+    n_cols = max(len(v) for v in rows.values())
+    h, w = next(iter(rows.values())).shape[1:3]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * 1.6 * w / max(h, w) + 0.5, n_rows * 1.6 * h / max(h, w) + 0.4),
+                             squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(images[c], interpolation="nearest")
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def segmentation_panels(columns: Mapping[str, np.ndarray], n: int = 4, title: str = "") -> Any:
+    """``n`` examples as rows, one column per entry (e.g. image | truth | prediction), uint8 N×H×W×3 each."""
+    plt = _plt()
+    names = list(columns)
+    h, w = next(iter(columns.values())).shape[1:3]
+    fig, axes = plt.subplots(n, len(names), figsize=(len(names) * 2.2, n * 2.2 * h / w + 0.4), squeeze=False)
+    for c, name in enumerate(names):
+        for r in range(n):
+            ax = axes[r, c]
+            ax.axis("off")
+            if r < len(columns[name]):
+                ax.imshow(columns[name][r], interpolation="nearest")
+        axes[0, c].set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig

@@ -4,6 +4,6 @@ Each writes its file(s) under ``data/`` and, when an MLflow run is active (the c
 that produced it), attaches them as artifacts: one mechanism for checkpoints, tables and plots.
 """
 
-from cvpapers.io.datasets import FigureDataset, TableDataset, TorchCheckpointDataset
+from cvpapers.io.datasets import FigureDataset, NpzDataset, TableDataset, TorchCheckpointDataset
 
-__all__ = ["FigureDataset", "TableDataset", "TorchCheckpointDataset"]
+__all__ = ["FigureDataset", "NpzDataset", "TableDataset", "TorchCheckpointDataset"]

@@ -108,3 +108,31 @@ class FigureDataset(_FileDataset):
         data.savefig(self._filepath, dpi=self._dpi, bbox_inches="tight")
         plt.close(data)
         self._attach(self._filepath)
+
+
+class NpzDataset(_FileDataset):
+    """A dict of numpy arrays in one compressed ``.npz`` (intermediate image/label sets between nodes).
+
+    Loaded without pickle (``allow_pickle=False``); not attached to MLflow by default (data, not results).
+    """
+
+    def __init__(self, filepath: str, artifact_path: str | None = None, log_artifact: bool = False,
+                 compress: bool = True) -> None:
+        super().__init__(filepath, artifact_path, log_artifact)
+        self._compress = compress
+
+    def load(self) -> dict[str, Any]:
+        import numpy as np
+
+        with np.load(self._require(), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def save(self, data: dict[str, Any]) -> None:
+        import numpy as np
+
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {k: np.asarray(v) for k, v in data.items()}
+        tmp = self._filepath.with_name(self._filepath.name + ".tmp.npz")
+        (np.savez_compressed if self._compress else np.savez)(tmp, **arrays)
+        tmp.replace(self._filepath)
+        self._attach(self._filepath)

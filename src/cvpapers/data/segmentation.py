@@ -1,0 +1,444 @@
+"""Segmentation manifests → tensors, and the real datasets of the DA pipelines (GTA5, SYNTHIA, Cityscapes).
+
+Spec: ``papers/ssda_dual_mix.md`` §10 (layouts and encodings) and §3.8 (class index sets). Why one module:
+the embedded street scenes (:mod:`cvpapers.data.street_scenes`) and the real datasets reach the pipelines the
+same way — a manifest table with ``path``/``label_path`` per sample — so a single loader turns any of them
+into tensors, decoding each label file by its row's ``dataset`` column:
+
+=============  ==========================================================================================
+``dataset``    label file → trainIds
+=============  ==========================================================================================
+``embedded``   8-bit PNG, ids stored as they are (also used when the column is absent or empty)
+``gta5``       8-bit PNG (palette mode in the real data: the palette *index* is the Cityscapes labelId)
+``cityscapes`` 8-bit ``*_gtFine_labelIds.png``; labelId → 19 trainIds, everything else → 255
+``synthia``    16-bit 3-channel PNG, SYNTHIA class id in the first (R) channel → 16-class trainIds
+=============  ==========================================================================================
+
+Pitfalls this module handles so callers do not have to: a palette PNG must be read as indices (converting it
+to grey would turn labelIds into luminances); Pillow reads 16-bit RGB PNGs as 8-bit (keeping the high byte,
+which is 0 for every SYNTHIA id), so SYNTHIA labels are decoded with OpenCV's unchanged-depth reader, whose
+BGR order puts the first PNG channel at index 2. The fixture writers produce the exact real layouts and
+encodings, so the readers are tested on files shaped like the datasets'.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+__all__ = [
+    "CITYSCAPES_LABELID_TO_TRAINID",
+    "CLASSES_13_IN_16",
+    "CLASSES_13_IN_19",
+    "CLASSES_16",
+    "CLASSES_16_IN_19",
+    "CLASSES_19",
+    "DATASETS",
+    "MANIFEST_COLUMNS",
+    "SYNTHIA_TO_TRAINID16",
+    "TRAINID19_TO_16",
+    "cityscapes_manifest",
+    "decode_label",
+    "gta5_manifest",
+    "load_segmentation",
+    "read_png16",
+    "synthia_manifest",
+    "write_cityscapes_fixture",
+    "write_gta5_fixture",
+    "write_png16",
+    "write_synthia_fixture",
+]
+
+IGNORE = 255
+#: Columns of the real-data manifests (the embedded one has ``horizon`` instead of ``dataset``).
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label_path", "split", "domain", "index", "dataset")
+#: Label encodings understood by :func:`load_segmentation`.
+DATASETS: tuple[str, ...] = ("embedded", "gta5", "cityscapes", "synthia")
+
+#: The 19 Cityscapes evaluation classes in trainId order.
+CLASSES_19: tuple[str, ...] = (
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
+    "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
+)  # fmt: skip
+#: Index sets of §3.8 (from the official ``eval.py``): the SYNTHIA 16 classes and the reported 13.
+CLASSES_16_IN_19: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 17, 18)
+CLASSES_13_IN_19: tuple[int, ...] = (0, 1, 2, 6, 7, 8, 10, 11, 12, 13, 15, 17, 18)
+CLASSES_13_IN_16: tuple[int, ...] = (0, 1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#: The 16 SYNTHIA-setting classes in their contiguous trainId order (19 minus terrain, truck, train).
+CLASSES_16: tuple[str, ...] = tuple(CLASSES_19[i] for i in CLASSES_16_IN_19)
+
+
+def _lut(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+    lut = np.full(256, IGNORE, dtype=np.uint8)
+    for src, dst in pairs:
+        lut[src] = dst
+    lut.setflags(write=False)
+    return lut
+
+
+#: Cityscapes labelId → trainId (official ``info.json``), 256-entry lookup; unmapped ids → 255.
+CITYSCAPES_LABELID_TO_TRAINID: np.ndarray = _lut(
+    zip((7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33), range(19), strict=True)
+)
+#: SYNTHIA class id → 16-class trainId (§10), 256-entry lookup; ids ≥ 256 are mapped to 255 by the decoder.
+SYNTHIA_TO_TRAINID16: np.ndarray = _lut(
+    zip((3, 4, 2, 21, 5, 7, 15, 9, 6, 1, 10, 17, 8, 19, 12, 11), range(16), strict=True)
+)
+#: 19-class trainId → 16-class trainId (drops terrain 9, truck 14, train 16 → 255), 256-entry lookup.
+TRAINID19_TO_16: np.ndarray = _lut(zip(CLASSES_16_IN_19, range(16), strict=True))
+
+# Cityscapes colours per labelId (labels.py), used as the GTA5 fixture palette so the fixture looks like
+# the real files; readers use the palette index, never the colour.
+_CITYSCAPES_COLORS: dict[int, tuple[int, int, int]] = {
+    5: (111, 74, 0), 6: (81, 0, 81), 7: (128, 64, 128), 8: (244, 35, 232), 9: (250, 170, 160),
+    10: (230, 150, 140), 11: (70, 70, 70), 12: (102, 102, 156), 13: (190, 153, 153), 14: (180, 165, 180),
+    15: (150, 100, 100), 16: (150, 120, 90), 17: (153, 153, 153), 18: (153, 153, 153), 19: (250, 170, 30),
+    20: (220, 220, 0), 21: (107, 142, 35), 22: (152, 251, 152), 23: (70, 130, 180), 24: (220, 20, 60),
+    25: (255, 0, 0), 26: (0, 0, 142), 27: (0, 0, 70), 28: (0, 60, 100), 29: (0, 0, 90), 30: (0, 0, 110),
+    31: (0, 80, 100), 32: (0, 0, 230), 33: (119, 11, 32),
+}  # fmt: skip
+
+_GTA5_LAYOUT = (
+    "expected <root>/GTA5/images/00001.png … and <root>/GTA5/labels/00001.png (root = GTA5 or its parent)"
+)
+_SYNTHIA_LAYOUT = (
+    "expected <root>/RAND_CITYSCAPES/RGB/0000000.png … and <root>/RAND_CITYSCAPES/GT/LABELS/0000000.png "
+    "(root = RAND_CITYSCAPES or its parent)"
+)
+_CITYSCAPES_LAYOUT = (
+    "expected <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
+    "<root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png"
+)
+
+
+# --------------------------------------------------------------------------------------------------------
+# 16-bit PNG (SYNTHIA labels)
+# --------------------------------------------------------------------------------------------------------
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def write_png16(path: str | Path, array: np.ndarray) -> Path:
+    """Write a ``uint16`` H×W×3 array as a true 16-bit RGB PNG (big-endian samples, filter 0), numpy + zlib.
+
+    Why not Pillow: it has no 48-bit RGB mode and would store 8 bits per channel. OpenCV and libpng read
+    the result back unchanged (tested), which is what the SYNTHIA labels need.
+    """
+    arr = np.asarray(array)
+    if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"write_png16 expects uint16 H×W×3, got {arr.dtype} {arr.shape}")
+    h, w = arr.shape[:2]
+    rows = arr.astype(">u2").reshape(h, w * 3).view(np.uint8)
+    raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), rows], axis=1).tobytes()  # filter byte 0 per row
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(raw, 6))
+        + _chunk(b"IEND", b"")
+    )
+    return path
+
+
+def read_png16(path: str | Path) -> np.ndarray:
+    """Read a PNG at its stored depth, channels in file order (R, G, B[, A]); 2-D for single-channel files.
+
+    Uses OpenCV's ``IMREAD_UNCHANGED`` (a dependency of albumentations) because Pillow truncates 16-bit RGB
+    to 8 bits; OpenCV returns BGR, which is reversed here so channel 0 is the file's first channel.
+    """
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - opencv ships with albumentations
+        raise ImportError("reading 16-bit SYNTHIA labels needs opencv-python(-headless)") from exc
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise FileNotFoundError(f"cannot read PNG {path} (missing or not an image)")
+    if arr.ndim == 3:
+        order = [2, 1, 0] if arr.shape[2] == 3 else [2, 1, 0, 3]
+        arr = arr[:, :, order[: arr.shape[2]]]
+    return arr
+
+
+# --------------------------------------------------------------------------------------------------------
+# label decoding and loading
+# --------------------------------------------------------------------------------------------------------
+def _read_index_png(path: str | Path) -> np.ndarray:
+    """An 8-bit label PNG as stored values: palette indices for 'P' files (never converted to grey)."""
+    with Image.open(path) as img:
+        if img.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
+            raise ValueError(f"label file {path} has mode {img.mode!r}; expected a single-channel id map")
+        arr = np.asarray(img)
+    if arr.dtype != np.uint8:
+        arr = np.where((arr >= 0) & (arr < 256), arr, IGNORE).astype(np.uint8)
+    return arr
+
+
+def decode_label(path: str | Path, dataset: str = "embedded") -> np.ndarray:
+    """Read one label file and return ``uint8`` H×W trainIds according to ``dataset`` (see module table)."""
+    dataset = _dataset_name(dataset)
+    if dataset == "synthia":
+        raw = read_png16(path)
+        ids = raw[:, :, 0] if raw.ndim == 3 else raw
+        ids = ids.astype(np.int64)
+        return np.where(ids < 256, SYNTHIA_TO_TRAINID16[np.minimum(ids, 255)], IGNORE).astype(np.uint8)
+    arr = _read_index_png(path)
+    if dataset in ("gta5", "cityscapes"):
+        return CITYSCAPES_LABELID_TO_TRAINID[arr]
+    return arr
+
+
+def _dataset_name(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
+        return "embedded"
+    name = str(value).lower()
+    if name not in DATASETS:
+        raise ValueError(f"unknown label encoding dataset={value!r}; allowed: {list(DATASETS)}")
+    return name
+
+
+def load_segmentation(
+    manifest: pd.DataFrame, size: tuple[int, int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read every row's image and label into tensors: ``uint8`` N×3×H×W images and ``uint8`` N×H×W trainIds.
+
+    Labels are decoded through the row's ``dataset`` column (``embedded`` when absent). With ``size = (H, W)``
+    images are resized bilinearly and labels with nearest neighbour (so only valid ids and 255 appear);
+    without it, every image must already have the same size as its label and as the other rows.
+    """
+    for col in ("path", "label_path"):
+        if col not in manifest.columns:
+            raise ValueError(f"segmentation manifest lacks column {col!r}; has {list(manifest.columns)}")
+    datasets = manifest["dataset"] if "dataset" in manifest.columns else pd.Series([None] * len(manifest))
+    if size is not None:
+        h, w = (int(v) for v in size)
+        if h <= 0 or w <= 0:
+            raise ValueError(f"size must be positive (H, W), got {size}")
+    images: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for img_path, lab_path, ds in zip(manifest["path"], manifest["label_path"], datasets, strict=True):
+        if not Path(img_path).is_file():
+            raise FileNotFoundError(f"image listed in the manifest not found: {img_path}")
+        if not Path(lab_path).is_file():
+            raise FileNotFoundError(f"label listed in the manifest not found: {lab_path} (image {img_path})")
+        with Image.open(img_path) as im:
+            img = im.convert("RGB")
+        lab = decode_label(lab_path, ds)
+        if size is not None:
+            if img.size != (w, h):
+                img = img.resize((w, h), Image.Resampling.BILINEAR)
+            if lab.shape != (h, w):
+                lab = np.asarray(Image.fromarray(lab).resize((w, h), Image.Resampling.NEAREST))
+        elif lab.shape != (img.height, img.width):
+            raise ValueError(
+                f"label {lab_path} is {lab.shape[1]}×{lab.shape[0]} but image {img_path} is "
+                f"{img.width}×{img.height} (W×H); pass size=(H, W) to resize both"
+            )
+        images.append(np.asarray(img))
+        labels.append(lab)
+    if not images:
+        hw = tuple(size) if size is not None else (0, 0)
+        return torch.zeros((0, 3, *hw), dtype=torch.uint8), torch.zeros((0, *hw), dtype=torch.uint8)
+    shapes = {a.shape for a in images}
+    if len(shapes) > 1:
+        raise ValueError(f"images have different sizes {sorted(shapes)[:4]}; pass size=(H, W) to resize them")
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(np.stack(labels))
+    return x, y
+
+
+# --------------------------------------------------------------------------------------------------------
+# manifests of the real datasets
+# --------------------------------------------------------------------------------------------------------
+def _pick_root(root: str | Path, folder: str, marker: str, layout: str) -> Path:
+    """``root`` itself when it holds ``marker``, else ``root/folder``; a clear error when neither does."""
+    root = Path(root)
+    if (root / marker).is_dir():
+        return root
+    if (root / folder / marker).is_dir():
+        return root / folder
+    raise FileNotFoundError(
+        f"{folder} folder not found: neither {root / folder / marker} nor {root / marker} exists; {layout}"
+    )
+
+
+def _paired_rows(
+    images: list[Path], label_for: dict[Path, Path], split: str, domain: str, dataset: str
+) -> pd.DataFrame:
+    missing = [img for img in images if not label_for[img].is_file()]
+    if missing:
+        first = missing[0]
+        raise FileNotFoundError(
+            f"label missing for image {first} (expected {label_for[first]}); "
+            f"{len(missing)} image(s) without a label in total"
+        )
+    return pd.DataFrame(
+        {
+            "path": pd.Series([p.as_posix() for p in images], dtype=object),
+            "label_path": pd.Series([label_for[p].as_posix() for p in images], dtype=object),
+            "split": split,
+            "domain": domain,
+            "index": np.arange(len(images), dtype=np.int64),
+            "dataset": dataset,
+        },
+        columns=list(MANIFEST_COLUMNS),
+    )
+
+
+def _pngs(folder: Path, layout: str, pattern: str = "*.png") -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder not found: {folder}; {layout}")
+    files = sorted(p for p in folder.glob(pattern) if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"no {pattern} files in {folder}; {layout}")
+    return files
+
+
+def gta5_manifest(root: str | Path) -> pd.DataFrame:
+    """GTA5: every ``GTA5/images/*.png`` with its ``GTA5/labels/<same name>`` (all images are training data)."""
+    base = _pick_root(root, "GTA5", "images", _GTA5_LAYOUT)
+    images = _pngs(base / "images", _GTA5_LAYOUT)
+    if not (base / "labels").is_dir():
+        raise FileNotFoundError(f"folder not found: {base / 'labels'}; {_GTA5_LAYOUT}")
+    df = _paired_rows(images, {p: base / "labels" / p.name for p in images}, "train", "gta5", "gta5")
+    df.attrs["origin"] = f"GTA5 at {base}"
+    return df
+
+
+def synthia_manifest(root: str | Path) -> pd.DataFrame:
+    """SYNTHIA-RAND-CITYSCAPES: ``RGB/*.png`` with ``GT/LABELS/<same name>`` (16-bit ids, all training data)."""
+    base = _pick_root(root, "RAND_CITYSCAPES", "RGB", _SYNTHIA_LAYOUT)
+    images = _pngs(base / "RGB", _SYNTHIA_LAYOUT)
+    lab_dir = base / "GT" / "LABELS"
+    if not lab_dir.is_dir():
+        raise FileNotFoundError(f"folder not found: {lab_dir}; {_SYNTHIA_LAYOUT}")
+    df = _paired_rows(images, {p: lab_dir / p.name for p in images}, "train", "synthia", "synthia")
+    df.attrs["origin"] = f"SYNTHIA-RAND-CITYSCAPES at {base}"
+    return df
+
+
+def cityscapes_manifest(root: str | Path, splits: Iterable[str] = ("train", "val")) -> pd.DataFrame:
+    """Cityscapes fine annotations: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` ↔ ``*_gtFine_labelIds.png``.
+
+    Rows are sorted by city then file name within each split (the order of the official lists);
+    ``index`` counts within the split.
+    """
+    root = Path(root)
+    for sub in ("leftImg8bit", "gtFine"):
+        if not (root / sub).is_dir():
+            raise FileNotFoundError(f"folder not found: {root / sub}; {_CITYSCAPES_LAYOUT}")
+    suffix = "_leftImg8bit.png"
+    frames = []
+    for split in splits:
+        img_root, lab_root = root / "leftImg8bit" / split, root / "gtFine" / split
+        for folder in (img_root, lab_root):
+            if not folder.is_dir():
+                raise FileNotFoundError(f"split folder not found: {folder}; {_CITYSCAPES_LAYOUT}")
+        images = sorted(p for p in img_root.glob(f"*/*{suffix}") if p.is_file())
+        if not images:
+            raise FileNotFoundError(f"no <city>/*{suffix} files in {img_root}; {_CITYSCAPES_LAYOUT}")
+        label_for = {
+            p: lab_root / p.parent.name / (p.name[: -len(suffix)] + "_gtFine_labelIds.png") for p in images
+        }
+        frames.append(_paired_rows(images, label_for, split, "cityscapes", "cityscapes"))
+    if not frames:
+        raise ValueError("cityscapes_manifest needs at least one split")
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs["origin"] = f"Cityscapes at {root}"
+    return df
+
+
+# --------------------------------------------------------------------------------------------------------
+# fixture writers (the real layouts and encodings, tiny)
+# --------------------------------------------------------------------------------------------------------
+def _check_pairs(images: np.ndarray, labels: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise ValueError(f"images must be uint8 N×H×W×3, got {images.dtype} {images.shape}")
+    if labels.shape != images.shape[:3]:
+        raise ValueError(f"{what} must be N×H×W matching the images {images.shape[:3]}, got {labels.shape}")
+    return images, labels
+
+
+def _gta5_palette() -> list[int]:
+    pal = np.zeros((256, 3), dtype=np.uint8)
+    for label_id, rgb in _CITYSCAPES_COLORS.items():
+        pal[label_id] = rgb
+    return pal.ravel().tolist()
+
+
+def write_gta5_fixture(root: str | Path, images: np.ndarray, label_ids: np.ndarray) -> list[Path]:
+    """Write ``<root>/GTA5/images/00001.png …`` and palette-mode ('P') label PNGs holding Cityscapes labelIds.
+
+    Returns the image paths. Numbering starts at 00001 like the real dataset.
+    """
+    images, label_ids = _check_pairs(images, label_ids, "label_ids")
+    if label_ids.min(initial=0) < 0 or label_ids.max(initial=0) > 255:
+        raise ValueError("GTA5 labelIds must lie in 0..255")
+    base = Path(root) / "GTA5"
+    (base / "images").mkdir(parents=True, exist_ok=True)
+    (base / "labels").mkdir(parents=True, exist_ok=True)
+    palette = _gta5_palette()
+    out = []
+    for i, (img, lab) in enumerate(zip(images, label_ids.astype(np.uint8), strict=True), start=1):
+        Image.fromarray(img).save(base / "images" / f"{i:05d}.png")
+        pimg = Image.fromarray(lab)
+        pimg.putpalette(palette)  # 'L' → 'P': the stored values stay the labelIds
+        pimg.save(base / "labels" / f"{i:05d}.png")
+        out.append(base / "images" / f"{i:05d}.png")
+    return out
+
+
+def write_synthia_fixture(
+    root: str | Path, images: np.ndarray, synthia_ids: np.ndarray, instance_ids: np.ndarray | None = None
+) -> list[Path]:
+    """Write ``<root>/RAND_CITYSCAPES/RGB/0000000.png …`` and 16-bit RGB ``GT/LABELS`` PNGs.
+
+    The SYNTHIA class id goes in channel 0; channel 1 holds ``instance_ids`` (zeros when not given), as in
+    the real files, so a reader that picks the wrong channel fails the tests. Returns the image paths.
+    """
+    images, synthia_ids = _check_pairs(images, synthia_ids, "synthia_ids")
+    if instance_ids is None:
+        instance_ids = np.zeros_like(synthia_ids)
+    base = Path(root) / "RAND_CITYSCAPES"
+    (base / "RGB").mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (img, ids, inst) in enumerate(zip(images, synthia_ids, np.asarray(instance_ids), strict=True)):
+        Image.fromarray(img).save(base / "RGB" / f"{i:07d}.png")
+        gt = np.zeros((*ids.shape, 3), dtype=np.uint16)
+        gt[:, :, 0] = ids
+        gt[:, :, 1] = inst
+        write_png16(base / "GT" / "LABELS" / f"{i:07d}.png", gt)
+        out.append(base / "RGB" / f"{i:07d}.png")
+    return out
+
+
+def write_cityscapes_fixture(
+    root: str | Path, split: str, city: str, images: np.ndarray, label_ids: np.ndarray
+) -> list[Path]:
+    """Write ``leftImg8bit/<split>/<city>/<city>_000000_<frame>_leftImg8bit.png`` and 8-bit labelId PNGs.
+
+    Frame numbers are 000019, 000020, … (any six digits are valid). Returns the image paths.
+    """
+    images, label_ids = _check_pairs(images, label_ids, "label_ids")
+    img_dir = Path(root) / "leftImg8bit" / split / city
+    lab_dir = Path(root) / "gtFine" / split / city
+    img_dir.mkdir(parents=True, exist_ok=True)
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, (img, lab) in enumerate(zip(images, label_ids.astype(np.uint8), strict=True)):
+        stem = f"{city}_000000_{19 + k:06d}"
+        Image.fromarray(img).save(img_dir / f"{stem}_leftImg8bit.png")
+        Image.fromarray(lab).save(lab_dir / f"{stem}_gtFine_labelIds.png")
+        out.append(img_dir / f"{stem}_leftImg8bit.png")
+    return out

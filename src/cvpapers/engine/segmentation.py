@@ -1,0 +1,88 @@
+"""Iteration-based segmentation training through the one loop (the DA papers count iterations, not epochs).
+
+A stage of ``iters`` iterations is run as ``iters / eval_every`` loop "epochs" of ``eval_every`` iterations:
+after each chunk the loop evaluates on the validation set, logs the curves (``step`` = iterations done)
+and writes the resume checkpoint. The lr follows one poly (or other) schedule over all ``iters``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cvpapers.engine.loop import FitConfig, FitResult, LoopCallback, StepFn, fit
+from cvpapers.engine.optim import build_optimizer, build_scheduler
+from cvpapers.engine.tracking import MetricLogger
+
+
+class IterationBatches:
+    """``iters_per_chunk`` batches per chunk drawn by ``draw(generator)``, seeded by (seed, chunk, iteration).
+
+    Every batch depends only on its position, so a resumed stage sees exactly the batches it would have.
+    """
+
+    def __init__(self, draw: Callable[[torch.Generator], Any], iters_per_chunk: int, seed: int) -> None:
+        self.draw, self.iters, self.seed = draw, iters_per_chunk, seed
+
+    def __len__(self) -> int:
+        return self.iters
+
+    def batches(self, epoch: int) -> Iterator[Any]:
+        from cvpapers.engine.seeding import derive_seed
+
+        for it in range(self.iters):
+            yield self.draw(torch.Generator().manual_seed(derive_seed(self.seed, epoch, it)))
+
+
+class _StepAxisLogger(MetricLogger):
+    """Logs a chunk's record at ``step`` = iterations done, so curves read against iterations."""
+
+    def __init__(self, prefix: str, iters_per_chunk: int) -> None:
+        super().__init__(prefix)
+        self.iters_per_chunk = iters_per_chunk
+
+    def log(self, metrics: Any, step: int) -> None:
+        super().log(metrics, (step + 1) * self.iters_per_chunk)
+
+
+def train_segmenter(
+    model: nn.Module,
+    draw: Callable[[torch.Generator], Any],
+    step_fn: StepFn,
+    *,
+    stage: str,
+    iters: int,
+    eval_every: int,
+    lr: float,
+    device: torch.device,
+    seed: int,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    poly_power: float = 0.9,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    checkpoint_path: str | Path | None = None,
+    resume: bool = False,
+    fingerprint: dict[str, Any] | None = None,
+    callbacks: Sequence[LoopCallback] = (),
+    log_prefix: str | None = None,
+) -> FitResult:
+    """Train for ``iters`` iterations with a poly-decayed lr; evaluate every ``eval_every`` iterations."""
+    chunk = max(1, min(eval_every, iters))
+    chunks = math.ceil(iters / chunk)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = build_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)  # type: ignore[arg-type]
+    sched = build_scheduler(opt, chunk, "poly", chunks, power=poly_power)
+    config = FitConfig(
+        stage=stage, epochs=chunks, checkpoint_path=Path(checkpoint_path) if checkpoint_path else None,
+        resume=resume, fingerprint={**(fingerprint or {}), "iters": chunks * chunk},
+    )
+    logger = _StepAxisLogger(log_prefix if log_prefix is not None else stage, chunk)
+    return fit(model, IterationBatches(draw, chunk, seed), step_fn, opt, sched, config, device,
+               evaluate, callbacks, logger)

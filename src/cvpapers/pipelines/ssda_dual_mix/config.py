@@ -1,0 +1,150 @@
+"""The typed schema of ``parameters_ssda_dual_mix.yml`` (spec §7); checked before any node runs.
+
+Choices the paper leaves open are parameters ([inferred] in the spec): LAB reference statistics, the
+region box distribution, KD temperature and T² scaling, ensemble mode, student and round initialisation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cvpapers.engine.config import StrictModel, validate_params
+
+
+class RealRoots(StrictModel):
+    gta5: str = "data/01_raw/GTA5"
+    synthia: str = "data/01_raw/RAND_CITYSCAPES"
+    cityscapes: str = "data/01_raw/cityscapes"
+
+
+class DataConfig(StrictModel):
+    source: Literal["embedded", "gta5", "synthia"] = "embedded"
+    source_style: str = "game"
+    target_style: str = "city"
+    real_roots: RealRoots = RealRoots()
+    # Real data is loaded into memory at this size (H, W); subsets keep it small (0 = all images).
+    real_size: tuple[int, int] = (512, 1024)
+    max_source_images: int = Field(0, ge=0)
+    max_target_images: int = Field(0, ge=0)
+
+
+class LabConfig(StrictModel):
+    enabled: bool = True
+    reference: Literal["random_image", "domain_mean"] = "random_image"
+    eps: float = Field(1e-6, gt=0)
+
+
+class ModelConfig(StrictModel):
+    name: Literal["tiny_deeplabv2", "deeplabv2_r101"] = "tiny_deeplabv2"
+    widths: list[int] = [16, 32, 48, 64]
+    rates: list[int] = [1, 2, 4, 6]
+    aux: bool = True
+    weights_path: str | None = None  # deeplabv2_r101: local ImageNet backbone weights (never downloaded)
+
+
+class TrainConfig(StrictModel):
+    optimizer: Literal["adam", "sgd", "adamw"] = "adam"
+    lr: float = Field(2e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    poly_power: float = Field(0.9, ge=0)
+    batch_size: int = Field(8, ge=2)
+    iters: int = Field(300, ge=1)
+    iters_later_rounds: int | None = Field(None, ge=1)
+    eval_every: int = Field(50, ge=1)
+    lambda_aux: float = Field(0.1, ge=0)
+    hflip: bool = False
+
+
+class RegionTeacherConfig(StrictModel):
+    box_area: float = Field(0.5, gt=0, le=1)
+    box_area_mode: Literal["fixed", "uniform"] = "fixed"
+    box_aspect_range: tuple[float, float] = (0.5, 2.0)
+
+
+class SampleTeacherConfig(StrictModel):
+    source_fraction: float = Field(0.5, gt=0, lt=1)
+
+
+class TeacherConfig(StrictModel):
+    rl: RegionTeacherConfig = RegionTeacherConfig()
+    sl: SampleTeacherConfig = SampleTeacherConfig()
+
+
+class StudentConfig(StrictModel):
+    lambda_kl: float = Field(0.5, ge=0)
+    lambda_ce: float = Field(1.0, ge=0)
+    kd_temperature: float = Field(1.0, gt=0)
+    kd_t2_scaling: bool = True
+    ensemble_mode: Literal["prob", "logit"] = "prob"
+    unlabeled_batch: int = Field(8, ge=1)
+    labeled_batch: int = Field(4, ge=1)
+    init: Literal["fresh", "from_sl", "from_rl", "previous_round"] = "fresh"
+
+
+class PseudoConfig(StrictModel):
+    portion: float = Field(0.5, gt=0, le=1)
+    max_threshold: float = Field(0.9, gt=0, le=1)
+    method: Literal["exact", "histogram"] = "exact"
+
+
+class EvalConfig(StrictModel):
+    batch_size: int = Field(50, ge=1)
+
+
+class BaselinesConfig(StrictModel):
+    source_only: bool = True
+
+
+class SsdaParams(StrictModel):
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    cpu_threads: int = Field(1, ge=0)
+    resume: bool = False
+    checkpoint_dir: str = "data/06_models/ssda_dual_mix/train_state"
+    data: DataConfig = DataConfig()
+    n_labeled: int = Field(4, ge=1)
+    round_init: Literal["fresh", "previous_round"] = "fresh"
+    lab: LabConfig = LabConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    student: StudentConfig = StudentConfig()
+    pseudo: PseudoConfig = PseudoConfig()
+    eval: EvalConfig = EvalConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SsdaParams:
+        if self.model.name == "tiny_deeplabv2" and len(self.model.widths) != 4:
+            raise ValueError("model.widths needs 4 values (stem1, stem2/layer1, layer2, layer3)")
+        if self.student.init == "previous_round" and self.round_init != "previous_round":
+            raise ValueError("student.init 'previous_round' needs round_init: previous_round")
+        return self
+
+
+def validate(values: Any) -> SsdaParams:
+    return validate_params(SsdaParams, values, "ssda_dual_mix")
+
+
+def preflight(params: SsdaParams) -> None:
+    """The real datasets must be where the parameters say, before any node runs."""
+    from cvpapers.engine.config import ParameterError
+
+    if params.data.source == "embedded":
+        return
+    roots = params.data.real_roots
+    needed = {
+        "ssda_dual_mix.data.real_roots.cityscapes": roots.cityscapes,
+        f"ssda_dual_mix.data.real_roots.{params.data.source}": getattr(roots, params.data.source),
+    }
+    missing = [f"{key} = {path}" for key, path in needed.items() if not Path(path).is_dir()]
+    if missing:
+        raise ParameterError(
+            "dataset folder(s) not found: "
+            + "; ".join(missing)
+            + ". See README (ssda_dual_mix, real data) for the expected layouts."
+        )

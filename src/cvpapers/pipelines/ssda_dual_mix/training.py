@@ -1,0 +1,145 @@
+"""DDM's training stages as batch draws and step functions for the engine's segmentation loop.
+
+Each stage draws its batch from a ``torch.Generator`` seeded by the batch's position (so a resumed stage
+replays the same batches) and defines how the loss is computed:
+
+* supervised (target-only / source-only baselines): ``L_seg`` on one labelled set;
+* region-level teacher (Eq. 2): ``L_seg`` on source boxes pasted into labelled target images;
+* sample-level teacher (Eq. 3): one forward on a 1:1 source/target batch, ``L_seg`` of each half summed;
+* student (Eq. 4): ``λ_kl·KD`` towards the frozen teachers' ensemble on unlabelled target images plus
+  ``λ_ce·L_seg`` on labelled (and, from round 2, pseudo-labelled) target images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cvpapers.models.segmentation import seg_loss
+from cvpapers.pipelines.ssda_dual_mix.distill import ensemble_probs, kd_loss
+from cvpapers.pipelines.ssda_dual_mix.mixing import region_mix, sample_boxes
+
+MEAN, STD = 0.5, 0.25  # fixed normalisation of the embedded benchmark (nothing is pretrained)
+Draw = Callable[[torch.Generator], Any]
+
+
+def normalise(x_uint8: Tensor, mean: float = MEAN, std: float = STD) -> Tensor:
+    return (x_uint8.float() / 255.0 - mean) / std
+
+
+def _pick(n: int, k: int, g: torch.Generator) -> Tensor:
+    return torch.randint(0, n, (k,), generator=g)
+
+
+def _maybe_flip(x: Tensor, y: Tensor, hflip: bool, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    if not hflip:
+        return x, y
+    flip = torch.rand(x.shape[0], generator=g) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x), torch.where(flip[:, None, None], y.flip(-1), y)
+
+
+def supervised_draw(images: Tensor, labels: Tensor, batch: int, hflip: bool = False) -> Draw:
+    """Uniformly drawn labelled images (with replacement): the baselines' batches."""
+
+    def draw(g: torch.Generator) -> tuple[Tensor, Tensor]:
+        idx = _pick(len(images), batch, g)
+        x, y = _maybe_flip(images[idx], labels[idx], hflip, g)
+        return normalise(x), y.long()
+
+    return draw
+
+
+def region_mixed_draw(
+    src_x: Tensor, src_y: Tensor, tgt_x: Tensor, tgt_y: Tensor, batch: int,
+    box_area: float, area_mode: str, aspect_range: Sequence[float], hflip: bool = False,
+) -> Draw:
+    """Eq. 1 batches: independent random source/target pairs, one source box pasted into each target."""
+    h, w = tgt_x.shape[-2:]
+
+    def draw(g: torch.Generator) -> tuple[Tensor, Tensor]:
+        t, s = _pick(len(tgt_x), batch, g), _pick(len(src_x), batch, g)
+        boxes = sample_boxes(batch, h, w, box_area, area_mode, tuple(aspect_range), generator=g)  # type: ignore[arg-type]
+        x, y = region_mix(tgt_x[t], tgt_y[t], src_x[s], src_y[s], boxes)
+        x, y = _maybe_flip(x, y, hflip, g)
+        return normalise(x), y.long()
+
+    return draw
+
+
+def sample_level_draw(
+    src_x: Tensor, src_y: Tensor, tgt_x: Tensor, tgt_y: Tensor, batch: int, source_fraction: float,
+    hflip: bool = False,
+) -> Draw:
+    """Eq. 3 batches: ``round(source_fraction·B)`` source samples then labelled target samples (no blending)."""
+    n_src = round(source_fraction * batch)
+
+    def draw(g: torch.Generator) -> tuple[Tensor, Tensor, int]:
+        s, t = _pick(len(src_x), n_src, g), _pick(len(tgt_x), batch - n_src, g)
+        x, y = _maybe_flip(torch.cat([src_x[s], tgt_x[t]]), torch.cat([src_y[s], tgt_y[t]]), hflip, g)
+        return normalise(x), y.long(), n_src
+
+    return draw
+
+
+def student_draw(unl_x: Tensor, lab_x: Tensor, lab_y: Tensor, unlabeled_batch: int, labeled_batch: int) -> Draw:
+    """Eq. 4 batches: unlabelled target images for distillation, labelled target images for CE."""
+
+    def draw(g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        u, lab = _pick(len(unl_x), unlabeled_batch, g), _pick(len(lab_x), labeled_batch, g)
+        return normalise(unl_x[u]), normalise(lab_x[lab]), lab_y[lab].long()
+
+    return draw
+
+
+def supervised_step(lambda_aux: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]:
+    def step(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        x, y = batch
+        loss = seg_loss(model(x), y, lambda_aux)
+        return loss, {"loss": loss.item(), "n": 1}
+
+    return step
+
+
+def sample_level_step(lambda_aux: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]:
+    """One forward on the concatenated batch (BN statistics shared across domains), then the sum of the
+    per-domain losses, each averaged over its own valid pixels (spec §3.3)."""
+
+    def step(model: nn.Module, batch: tuple[Tensor, Tensor, int]) -> tuple[Tensor, dict[str, float]]:
+        x, y, n_src = batch
+        main, aux = model(x)
+        src = seg_loss((main[:n_src], None if aux is None else aux[:n_src]), y[:n_src], lambda_aux)
+        tgt = seg_loss((main[n_src:], None if aux is None else aux[n_src:]), y[n_src:], lambda_aux)
+        loss = src + tgt
+        return loss, {"loss": loss.item(), "source_loss": src.item(), "target_loss": tgt.item(), "n": 1}
+
+    return step
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def student_step(
+    teachers: Sequence[nn.Module], lambda_kl: float, lambda_ce: float, temperature: float,
+    t2_scaling: bool, ensemble_mode: str, lambda_aux: float,
+) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]:
+    """Eq. 4: KD on the main head towards the teachers' ensemble (frozen, eval mode) + CE on labelled images."""
+
+    def step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        xu, xl, yl = batch
+        with torch.no_grad():
+            target = ensemble_probs([t(xu) for t in teachers], temperature, ensemble_mode)  # type: ignore[arg-type]
+        main, aux = model(torch.cat([xu, xl]))
+        nu = xu.shape[0]
+        kl = kd_loss(target, main[:nu].float(), temperature, t2_scaling)
+        ce = seg_loss((main[nu:], None if aux is None else aux[nu:]), yl, lambda_aux)
+        loss = lambda_kl * kl + lambda_ce * ce
+        return loss, {"loss": loss.item(), "kl_loss": kl.item(), "ce_loss": ce.item(), "n": 1}
+
+    return step
