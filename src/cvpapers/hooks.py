@@ -34,7 +34,8 @@ from cvpapers.engine import tracking
 log = logging.getLogger(__name__)
 
 # Registered pipeline name -> the pipeline package (and parameter key) it belongs to.
-VARIANTS = {"__default__": "ssda_dual_mix", "ssda_dual_mix_paper": "ssda_dual_mix"}
+VARIANTS = {"__default__": "ssda_dual_mix", "ssda_dual_mix_paper": "ssda_dual_mix",
+            "ssda_dual_mix_paper_synthia": "ssda_dual_mix"}
 # Pipelines that include another's nodes and so must validate its parameters too.
 INCLUDES = {"ssda_dual_mix": ["da_benchmark"]}
 

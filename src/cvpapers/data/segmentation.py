@@ -442,3 +442,13 @@ def write_cityscapes_fixture(
         Image.fromarray(lab).save(lab_dir / f"{stem}_gtFine_labelIds.png")
         out.append(img_dir / f"{stem}_leftImg8bit.png")
     return out
+
+
+def trainid_colors(n_classes: int = 19) -> np.ndarray:
+    """Cityscapes colours of the 19 trainIds (or of SYNTHIA's 16-class subset), for overlays."""
+    colors = np.zeros((19, 3), dtype=np.uint8)
+    for label_id, rgb in _CITYSCAPES_COLORS.items():
+        train_id = int(CITYSCAPES_LABELID_TO_TRAINID[label_id])
+        if train_id != 255:
+            colors[train_id] = rgb
+    return colors if n_classes == 19 else colors[list(CLASSES_16_IN_19)]

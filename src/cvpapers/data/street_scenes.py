@@ -469,10 +469,13 @@ def generate_style(
     return images, labels, horizons
 
 
-def colorize(labels: np.ndarray) -> np.ndarray:
-    """Label map(s) (…×H×W) → ``uint8`` RGB (…×H×W×3) with ``LABEL_COLORS``; 255 and unknown ids → black."""
+def colorize(labels: np.ndarray, colors: np.ndarray | None = None) -> np.ndarray:
+    """Label map(s) (…×H×W) → ``uint8`` RGB (…×H×W×3); 255 and unknown ids → black.
+
+    ``colors`` (C×3) defaults to this benchmark's ``LABEL_COLORS``; real datasets pass their own."""
+    colors = LABEL_COLORS if colors is None else np.asarray(colors, dtype=np.uint8)
     lut = np.zeros((256, 3), dtype=np.uint8)
-    lut[:NUM_CLASSES] = LABEL_COLORS
+    lut[: len(colors)] = colors
     return lut[np.asarray(labels, dtype=np.uint8)]
 
 

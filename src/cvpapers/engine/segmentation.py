@@ -7,7 +7,6 @@ and writes the resume checkpoint. The lr follows one poly (or other) schedule ov
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,8 +72,10 @@ def train_segmenter(
     log_prefix: str | None = None,
 ) -> FitResult:
     """Train for ``iters`` iterations with a poly-decayed lr; evaluate every ``eval_every`` iterations."""
-    chunk = max(1, min(eval_every, iters))
-    chunks = math.ceil(iters / chunk)
+    # Chunks must tile the stage exactly (the poly schedule spans ``iters``): the largest divisor of
+    # ``iters`` not above ``eval_every`` (300 / 50 → 50; 120 / 50 → 40).
+    chunk = max(d for d in range(1, min(eval_every, iters) + 1) if iters % d == 0)
+    chunks = iters // chunk
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = build_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)  # type: ignore[arg-type]

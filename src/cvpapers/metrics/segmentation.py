@@ -40,9 +40,10 @@ __all__ = [
 #: SYNTHIA→Cityscapes index sets (``ssda_dual_mix.md`` §3.8, from the official ``eval.py``): the 16
 #: trained classes and the 13 reported ones (16 minus wall, fence, pole) in 19-class trainId space,
 #: and the 13 in the contiguous 16-class space the network is trained in.
-SYNTHIA_16_IN_19: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 17, 18)
-SYNTHIA_13_IN_19: tuple[int, ...] = (0, 1, 2, 6, 7, 8, 10, 11, 12, 13, 15, 17, 18)
-SYNTHIA_13_IN_16: tuple[int, ...] = (0, 1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+# The SYNTHIA → Cityscapes protocols' class subsets, defined once with the label mappings.
+from cvpapers.data.segmentation import CLASSES_13_IN_16 as SYNTHIA_13_IN_16  # noqa: E402
+from cvpapers.data.segmentation import CLASSES_13_IN_19 as SYNTHIA_13_IN_19  # noqa: E402
+from cvpapers.data.segmentation import CLASSES_16_IN_19 as SYNTHIA_16_IN_19  # noqa: E402
 
 
 def confusion_matrix(

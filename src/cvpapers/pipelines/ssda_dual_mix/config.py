@@ -43,6 +43,7 @@ class ModelConfig(StrictModel):
     rates: list[int] = [1, 2, 4, 6]
     aux: bool = True
     weights_path: str | None = None  # deeplabv2_r101: local ImageNet backbone weights (never downloaded)
+    input_norm: Literal["embedded", "caffe"] = "embedded"  # caffe: BGR + ImageNet mean (pretrained R101)
 
 
 class TrainConfig(StrictModel):
@@ -135,6 +136,7 @@ def preflight(params: SsdaParams) -> None:
     from cvpapers.engine.config import ParameterError
 
     if params.data.source == "embedded":
+        _check_weights(params)
         return
     roots = params.data.real_roots
     needed = {
@@ -147,4 +149,21 @@ def preflight(params: SsdaParams) -> None:
             "dataset folder(s) not found: "
             + "; ".join(missing)
             + ". See README (ssda_dual_mix, real data) for the expected layouts."
+        )
+    _check_weights(params)
+
+
+def _check_weights(params: SsdaParams) -> None:
+    """A given weights file must exist; DeepLab-v2 without one trains from scratch (warned, not refused)."""
+    import logging
+
+    from cvpapers.engine.config import ParameterError
+
+    path = params.model.weights_path
+    if path is not None and not Path(path).is_file():
+        raise ParameterError(f"ssda_dual_mix.model.weights_path: {path} is not a file (a local torch state dict)")
+    if params.model.name == "deeplabv2_r101" and path is None:
+        logging.getLogger(__name__).warning(
+            "ssda_dual_mix: DeepLab-v2 ResNet-101 without model.weights_path trains from random initialisation; "
+            "the paper starts from ImageNet weights (with model.input_norm: caffe)"
         )

@@ -18,16 +18,31 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cvpapers.da.distill import ensemble_probs, kd_loss
 from cvpapers.models.segmentation import seg_loss
-from cvpapers.pipelines.ssda_dual_mix.distill import ensemble_probs, kd_loss
 from cvpapers.pipelines.ssda_dual_mix.mixing import region_mix, sample_boxes
 
-MEAN, STD = 0.5, 0.25  # fixed normalisation of the embedded benchmark (nothing is pretrained)
 Draw = Callable[[torch.Generator], Any]
+Normaliser = Callable[[Tensor], Tensor]
+
+# Input normalisations: the embedded benchmark's fixed statistics (nothing is pretrained), and Caffe's
+# BGR mean subtraction that ImageNet-pretrained DeepLab-v2 weights expect (spec §3.7).
+INPUT_NORMS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float], bool]] = {
+    "embedded": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), False),
+    "caffe": ((104.00698793 / 255, 116.66876762 / 255, 122.67891434 / 255), (1 / 255, 1 / 255, 1 / 255), True),
+}
 
 
-def normalise(x_uint8: Tensor, mean: float = MEAN, std: float = STD) -> Tensor:
-    return (x_uint8.float() / 255.0 - mean) / std
+def to_model_channels(x_uint8: Tensor, name: str) -> Tensor:
+    """RGB → the channel order the model expects (BGR for Caffe weights)."""
+    return x_uint8.flip(1) if INPUT_NORMS[name][2] else x_uint8
+
+
+def normaliser(name: str) -> Normaliser:
+    from cvpapers.metrics.segmentation import normalize_images
+
+    mean, std, _ = INPUT_NORMS[name]
+    return lambda x_uint8: normalize_images(to_model_channels(x_uint8, name), mean, std)
 
 
 def _pick(n: int, k: int, g: torch.Generator) -> Tensor:
@@ -41,7 +56,7 @@ def _maybe_flip(x: Tensor, y: Tensor, hflip: bool, g: torch.Generator) -> tuple[
     return torch.where(flip[:, None, None, None], x.flip(-1), x), torch.where(flip[:, None, None], y.flip(-1), y)
 
 
-def supervised_draw(images: Tensor, labels: Tensor, batch: int, hflip: bool = False) -> Draw:
+def supervised_draw(images: Tensor, labels: Tensor, batch: int, normalise: Normaliser, hflip: bool = False) -> Draw:
     """Uniformly drawn labelled images (with replacement): the baselines' batches."""
 
     def draw(g: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -54,7 +69,7 @@ def supervised_draw(images: Tensor, labels: Tensor, batch: int, hflip: bool = Fa
 
 def region_mixed_draw(
     src_x: Tensor, src_y: Tensor, tgt_x: Tensor, tgt_y: Tensor, batch: int,
-    box_area: float, area_mode: str, aspect_range: Sequence[float], hflip: bool = False,
+    box_area: float, area_mode: str, aspect_range: Sequence[float], normalise: Normaliser, hflip: bool = False,
 ) -> Draw:
     """Eq. 1 batches: independent random source/target pairs, one source box pasted into each target."""
     h, w = tgt_x.shape[-2:]
@@ -71,7 +86,7 @@ def region_mixed_draw(
 
 def sample_level_draw(
     src_x: Tensor, src_y: Tensor, tgt_x: Tensor, tgt_y: Tensor, batch: int, source_fraction: float,
-    hflip: bool = False,
+    normalise: Normaliser, hflip: bool = False,
 ) -> Draw:
     """Eq. 3 batches: ``round(source_fraction·B)`` source samples then labelled target samples (no blending)."""
     n_src = round(source_fraction * batch)
@@ -84,7 +99,9 @@ def sample_level_draw(
     return draw
 
 
-def student_draw(unl_x: Tensor, lab_x: Tensor, lab_y: Tensor, unlabeled_batch: int, labeled_batch: int) -> Draw:
+def student_draw(
+    unl_x: Tensor, lab_x: Tensor, lab_y: Tensor, unlabeled_batch: int, labeled_batch: int, normalise: Normaliser
+) -> Draw:
     """Eq. 4 batches: unlabelled target images for distillation, labelled target images for CE."""
 
     def draw(g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cvpapers.pipelines.ssda_dual_mix.distill import ensemble_probs, kd_loss
+from cvpapers.da.distill import ensemble_probs, kd_loss
 
 C = 8
 
