@@ -131,18 +131,14 @@ class BatchedParamsMlflowHook(MlflowHook):
             self._logged_params.update(new)
 
     def _log_param(self, name: str, value: Any) -> None:
+        """Buffer the parameter for the node's batch; over-long values keep kedro-mlflow's own strategy
+        (fail or tag), except ``truncate``, which is applied here."""
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
         text = str(value)
-        if len(text) > MAX_PARAM_VAL_LENGTH:
-            if self.long_params_strategy == "fail":
-                return super()._log_param(name, value)
-            if self.long_params_strategy == "tag":
-                return super()._log_param(name, value)
-            text = text[:MAX_PARAM_VAL_LENGTH]
-        if getattr(self, "_pending_params", None) is None:
+        if len(text) > MAX_PARAM_VAL_LENGTH and self.long_params_strategy != "truncate":
             return super()._log_param(name, value)
-        self._pending_params[name] = text
+        self._pending_params[name] = text[:MAX_PARAM_VAL_LENGTH]
 
 
 class _PeakRss:
