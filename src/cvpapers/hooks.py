@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Registered pipeline name -> the pipeline package (and parameter key) it belongs to.
 VARIANTS = {"__default__": "ssda_dual_mix", "ssda_dual_mix_paper": "ssda_dual_mix",
-            "ssda_dual_mix_paper_synthia": "ssda_dual_mix"}
+            "ssda_dual_mix_paper_synthia": "ssda_dual_mix", "fhdrnet_raw": "fhdrnet"}
 # Pipelines that include another's nodes and so must validate its parameters too.
 INCLUDES = {"ssda_dual_mix": ["da_benchmark"]}
 
@@ -203,7 +203,7 @@ class NodeRunTrackingHook:
             pkg = _pipeline_module(name, "__init__")
             p = self._params.get(name) or {}
             tags["paper_arxiv"] = getattr(pkg, "ARXIV_ID", "")
-            tags["data_source"] = (p.get("data") or {}).get("source", "")
+            tags["data_source"] = (p.get("data") or {}).get("source", "") or p.get("data_source", "")
             from cvpapers.engine.device import resolve_device
 
             tags["device"] = str(resolve_device(p.get("device", "auto")))

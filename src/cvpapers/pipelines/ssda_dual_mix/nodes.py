@@ -150,11 +150,11 @@ def _class_names(p: SsdaParams) -> list[str]:
 
 def _train(model: torch.nn.Module, draw: Any, step: Any, p: SsdaParams, stage: str, iters: int,
            val: Arrays, device: torch.device, fingerprint: dict[str, Any]) -> Any:
+    from cvpapers.engine.iterative import train_iterations
     from cvpapers.engine.seeding import derive_seed
-    from cvpapers.engine.segmentation import train_segmenter
 
     t = p.train
-    return train_segmenter(
+    return train_iterations(
         model, draw, step, stage=stage, iters=iters, eval_every=t.eval_every, lr=t.lr, device=device,
         # Every stage draws its own batches: rounds and teachers must not replay each other's boxes and pairs.
         seed=derive_seed(p.seed, "batches", stage), optimizer=t.optimizer, momentum=t.momentum, weight_decay=t.weight_decay,

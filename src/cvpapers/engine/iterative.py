@@ -1,4 +1,4 @@
-"""Iteration-based segmentation training through the one loop (the DA papers count iterations, not epochs).
+"""Iteration-based training through the one loop (DA and restoration papers count iterations, not epochs).
 
 A stage of ``iters`` iterations is run as ``iters / eval_every`` loop "epochs" of ``eval_every`` iterations:
 after each chunk the loop evaluates on the validation set, logs the curves (``step`` = iterations done)
@@ -49,7 +49,7 @@ class _StepAxisLogger(MetricLogger):
         super().log(metrics, (step + 1) * self.iters_per_chunk)
 
 
-def train_segmenter(
+def train_iterations(
     model: nn.Module,
     draw: Callable[[torch.Generator], Any],
     step_fn: StepFn,
@@ -70,8 +70,11 @@ def train_segmenter(
     fingerprint: dict[str, Any] | None = None,
     callbacks: Sequence[LoopCallback] = (),
     log_prefix: str | None = None,
+    schedule: str = "poly",
+    track_best: str | None = None,
 ) -> FitResult:
-    """Train for ``iters`` iterations with a poly-decayed lr; evaluate every ``eval_every`` iterations."""
+    """Train for ``iters`` iterations (lr ``schedule``: poly by default, or constant); evaluate every
+    ``eval_every`` iterations; with ``track_best`` keep the weights of the best evaluation."""
     # Chunks must tile the stage exactly (the poly schedule spans ``iters``): the largest divisor of
     # ``iters`` not above ``eval_every`` (300 / 50 → 50; 120 / 50 → 40).
     chunk = max(d for d in range(1, min(eval_every, iters) + 1) if iters % d == 0)
@@ -79,10 +82,10 @@ def train_segmenter(
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = build_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)  # type: ignore[arg-type]
-    sched = build_scheduler(opt, chunk, "poly", chunks, power=poly_power)
+    sched = build_scheduler(opt, chunk, schedule, chunks, power=poly_power)  # type: ignore[arg-type]
     config = FitConfig(
         stage=stage, epochs=chunks, checkpoint_path=Path(checkpoint_path) if checkpoint_path else None,
-        resume=resume, fingerprint={**(fingerprint or {}), "iters": chunks * chunk},
+        resume=resume, fingerprint={**(fingerprint or {}), "iters": chunks * chunk}, track_best=track_best,
     )
     logger = _StepAxisLogger(log_prefix if log_prefix is not None else stage, chunk)
     return fit(model, IterationBatches(draw, chunk, seed), step_fn, opt, sched, config, device,

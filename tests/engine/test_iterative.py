@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cvpapers.engine.segmentation import IterationBatches, train_segmenter
+from cvpapers.engine.iterative import IterationBatches, train_iterations
 
 
 def _draw(g: torch.Generator):
@@ -24,7 +24,7 @@ def test_a_stage_runs_exactly_iters_steps_even_when_eval_every_does_not_divide_i
     torch.manual_seed(0)
     model = nn.Linear(4, 2)
     calls = []
-    result = train_segmenter(model, _draw, _step, stage="toy", iters=120, eval_every=50, lr=1e-2,
+    result = train_iterations(model, _draw, _step, stage="toy", iters=120, eval_every=50, lr=1e-2,
                              device=torch.device("cpu"), seed=0,
                              evaluate=lambda m: calls.append(1) or {"val": 0.0})
     assert len(result.history) == 3 and len(calls) == 3  # 3 chunks of 40 iterations

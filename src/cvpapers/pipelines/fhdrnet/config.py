@@ -1,0 +1,110 @@
+"""The typed schema of ``parameters_fhdrnet.yml`` (spec §7), shared by ``fhdrnet`` and ``fhdrnet_raw``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cvpapers.engine.config import StrictModel, validate_params
+
+
+class RealData(StrictModel):
+    root: str = "data/01_raw/kalantari"       # kalantari: <root>/Training, <root>/Test; raw: scene folders + test.lst
+    train_subdir: str = "Training"
+    test_subdir: str = "Test"
+    raw_height: int = Field(3464, ge=16)      # RAW mosaic size (the official code hard-codes 3464×5216)
+    raw_width: int = Field(5216, ge=16)
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+
+
+class DataConfig(StrictModel):
+    image_size: int = Field(64, ge=16)
+    n_train: int = Field(96, ge=2)
+    n_val: int = Field(8, ge=1)
+    n_test: int = Field(24, ge=1)
+    exposure_stops: tuple[float, float] = (2.0, 3.0)
+    gamma: float = Field(2.2, gt=0)
+    ldr_bits: int = Field(8, ge=4)
+    dynamic_range_decades: tuple[float, float] = (1.5, 2.5)
+    n_objects: tuple[int, int] = (1, 2)
+    object_radius_px: tuple[float, float] = (8.0, 16.0)
+    motion_px: tuple[float, float] = (4.0, 12.0)
+    camera_shift_px: int = Field(1, ge=0)
+    noise_shot: float = Field(2e-3, ge=0)
+    noise_read: float = Field(5e-4, ge=0)
+    raw_bits: int = Field(14, ge=8, le=16)
+
+    @model_validator(mode="after")
+    def _divisible(self) -> DataConfig:
+        if self.image_size % 8:
+            raise ValueError(f"image_size {self.image_size} must be divisible by 8 (three Haar DWT levels)")
+        return self
+
+
+class ModelConfig(StrictModel):
+    nf: int = Field(16, ge=1)
+    n_res_blocks: int = Field(3, ge=0)
+    wavelet: Literal["haar"] = "haar"
+    use_bn: bool = False
+
+
+class AhdrConfig(StrictModel):
+    nfeat: int = Field(16, ge=1)
+    n_dense_layers: int = Field(3, ge=1)
+    growth: int = Field(8, ge=1)
+    n_drdb: int = Field(3, ge=1)
+
+
+class TrainConfig(StrictModel):
+    batch_size: int = Field(8, ge=1)
+    iterations: int = Field(300, ge=1)
+    lr: float = Field(2e-4, gt=0)
+    mu: float = Field(5000.0, gt=0)
+    sobel_weight: float = Field(0.25, ge=0)
+    augment: Literal["dihedral", "none"] = "dihedral"
+    crop: int | None = Field(None, ge=16)     # random training crop (real data: 256); None = whole image
+    eval_every: int = Field(100, ge=1)
+    eval_batch_size: int = Field(8, ge=1)
+
+
+class FhdrnetParams(StrictModel):
+    seed: int = Field(2021, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    cpu_threads: int = Field(1, ge=0)
+    resume: bool = False
+    checkpoint_dir: str = "data/06_models/fhdrnet/train_state"
+    data_source: Literal["synthetic", "kalantari", "raw_official"] = "synthetic"
+    real_data: RealData = RealData()
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    ahdrnet: AhdrConfig = AhdrConfig()
+    train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _crop(self) -> FhdrnetParams:
+        if self.train.crop is not None and self.train.crop % 8:
+            raise ValueError(f"train.crop {self.train.crop} must be divisible by 8")
+        return self
+
+
+def validate(values: Any) -> FhdrnetParams:
+    return validate_params(FhdrnetParams, values, "fhdrnet")
+
+
+def preflight(params: FhdrnetParams) -> None:
+    """A real dataset must be where the parameters say, before any node runs."""
+    from cvpapers.engine.config import ParameterError
+
+    if params.data_source == "synthetic":
+        return
+    root = Path(params.real_data.root)
+    need = ([root / params.real_data.train_subdir, root / params.real_data.test_subdir]
+            if params.data_source == "kalantari" else [root / "test.lst"])
+    missing = [str(p) for p in need if not p.exists()]
+    if missing:
+        layout = ("<root>/Training/<scene>/{3 × .tif, exposure.txt, HDRImg.hdr} and <root>/Test/<scene>/…"
+                  if params.data_source == "kalantari"
+                  else "<root>/<scene>/{im1..3.raw, im1..3.txt, gt.raw} and <root>/test.lst")
+        raise ParameterError(f"fhdrnet.real_data.root: {', '.join(missing)} not found; expected {layout}")

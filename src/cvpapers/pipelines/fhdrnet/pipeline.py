@@ -1,0 +1,46 @@
+"""FHDRNet as a DAG (spec §7): scenes → inputs → classical merges ∥ AHDRNet ∥ FHDRNet w/o HF ∥ FHDRNet
+→ evaluation on the test scenes → claims. The same nodes serve RGB (`fhdrnet`) and Bayer RAW (`fhdrnet_raw`)."""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from cvpapers.pipelines.fhdrnet import nodes
+
+P = "params:fhdrnet"
+
+
+def _bind(func, **kwargs):
+    return update_wrapper(partial(func, **kwargs), func)
+
+
+def create_pipeline(domain: str = "rgb", **kwargs) -> Pipeline:
+    d = "fhdrnet" if domain == "rgb" else "fhdrnet_raw"
+    sets = {s: f"{d}.{s}_set_arrays" for s in ("train", "val", "test")}
+    data = [
+        node(_bind(nodes.make_hdr_scenes, domain=domain), P,
+             [f"{d}.train_scenes_arrays", f"{d}.val_scenes_arrays", f"{d}.test_scenes_arrays",
+              f"{d}.data_metrics", f"{d}.scenes_montage_plot"], name="make_hdr_scenes"),
+        node(_bind(nodes.build_inputs, domain=domain),
+             {"train": f"{d}.train_scenes_arrays", "val": f"{d}.val_scenes_arrays",
+              "test": f"{d}.test_scenes_arrays", "params": P},
+             [sets["train"], sets["val"], sets["test"], f"{d}.inputs_metrics"], name="build_inputs"),
+        node(_bind(nodes.eval_classical, domain=domain), {"test": f"{d}.test_scenes_arrays", "params": P},
+             f"{d}.classical_metrics", name="eval_classical"),
+    ]
+    train_inputs = {"train": sets["train"], "val": sets["val"], "params": P}
+    training = [
+        node(_bind(func, domain=domain), train_inputs, [f"{d}.{name}_checkpoint", f"{d}.{name}_metrics"], name=f"train_{name}")
+        for func, name in ((nodes.train_ahdrnet, "ahdrnet"), (nodes.train_fhdrnet_nohf, "fhdrnet_nohf"),
+                           (nodes.train_fhdrnet, "fhdrnet"))
+    ]
+    report = [
+        node(_bind(nodes.evaluate_hdr, domain=domain),
+             {"ahdrnet": f"{d}.ahdrnet_checkpoint", "nohf": f"{d}.fhdrnet_nohf_checkpoint",
+              "fhdrnet": f"{d}.fhdrnet_checkpoint", "test": sets["test"], "test_scenes": f"{d}.test_scenes_arrays",
+              "classical": f"{d}.classical_metrics", "params": P},
+             [f"{d}.results_table", f"{d}.samples_plot", f"{d}.test_metrics"], name="evaluate_hdr"),
+        node(nodes.check_claims, [f"{d}.results_table", f"{d}.test_metrics"], f"{d}.claims_metrics",
+             name="check_claims"),
+    ]
+    return pipeline(data + training + report, tags=d)
