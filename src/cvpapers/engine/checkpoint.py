@@ -57,3 +57,15 @@ def check_model_checkpoint(ckpt: Any, source: str = "checkpoint") -> dict[str, A
             "'config' and 'state_dict')"
         )
     return ckpt
+
+
+def data_digest(*arrays: Any) -> str:
+    """Content hash of a training stage's input arrays: a resumed stage never continues on other data."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha1()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()

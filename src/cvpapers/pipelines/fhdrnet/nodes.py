@@ -46,6 +46,10 @@ def make_hdr_scenes(params: dict[str, Any], domain: str) -> tuple[Arrays, Arrays
     from cvpapers.data.hdr_scenes import HdrSceneConfig, make_scenes, scene_stats
 
     p = _params(params)
+    expected = {"kalantari": "rgb", "raw_official": "raw"}.get(p.data_source, domain)
+    if expected != domain:
+        raise ValueError(f"fhdrnet.data_source '{p.data_source}' holds {expected.upper()} data but this pipeline is "
+                         f"the {domain.upper()} one; run {'fhdrnet' if expected == 'rgb' else 'fhdrnet_raw'} instead")
     if p.data_source == "synthetic":
         d = p.data.model_dump()
         cfg = HdrSceneConfig(**{k: v for k, v in d.items() if k not in ("n_train", "n_val", "n_test")})
@@ -57,7 +61,8 @@ def make_hdr_scenes(params: dict[str, Any], domain: str) -> tuple[Arrays, Arrays
     metrics = {f"data/{k}": float(v) for k, v in scene_stats(test).items()}
     metrics.update({"data/n_train": float(len(train["hdr"])), "data/n_val": float(len(val["hdr"])),
                     "data/n_test": float(len(test["hdr"])),
-                    "data/input_bit_depth": 16.0 if p.data_source == "kalantari" else float(p.data.ldr_bits)})
+                    "data/input_bit_depth": float(16 if p.data_source == "kalantari"
+                                                  else p.data.raw_bits if domain == "raw" else p.data.ldr_bits)})
     return train, val, test, metrics, _montage(test, domain)
 
 
@@ -68,8 +73,8 @@ def _real_scenes(p: FhdrnetParams, domain: str) -> tuple[Arrays, Arrays, Arrays]
     if p.data_source == "kalantari":
         train_all, test = read_kalantari(r.root, r.train_subdir), read_kalantari(r.root, r.test_subdir)
     else:
-        train_all = read_raw_dataset(r.root, r.raw_height, r.raw_width, "train")
-        test = read_raw_dataset(r.root, r.raw_height, r.raw_width, "test")
+        train_all = read_raw_dataset(r.root, r.raw_height, r.raw_width, "train", raw_bits=p.data.raw_bits)
+        test = read_raw_dataset(r.root, r.raw_height, r.raw_width, "test", raw_bits=p.data.raw_bits)
     # The paper selects checkpoints on the test set; we hold out a seeded share of training scenes instead.
     n = len(train_all["hdr"])
     order = np.random.default_rng(p.seed).permutation(n)
@@ -88,7 +93,9 @@ def _display(x: np.ndarray, domain: str) -> np.ndarray:
 
 
 def _tonemap(h: np.ndarray, mu: float = 5000.0) -> np.ndarray:
-    return np.log1p(mu * np.clip(h, 0, None)) / np.log1p(mu)
+    from cvpapers.metrics.hdr import mu_law
+
+    return mu_law(torch.from_numpy(np.clip(h, 0, None)), mu).numpy()
 
 
 def _montage(scenes: Arrays, domain: str, n: int = 4) -> Any:
@@ -129,8 +136,17 @@ def eval_classical(test: Arrays, params: dict[str, Any], domain: str) -> dict[st
     out: dict[str, float] = {}
     for name, merge in (("reference_only", reference_only), ("naive_merge", naive_merge)):
         m = hdr_metrics(merge(ldr, times, _gamma(p, domain)), target, mask, p.train.mu)
-        out.update({f"classical/{name}/{k}": float(np.nanmean(v.numpy())) for k, v in m.items()})
+        out.update({f"classical/{name}/{k}": _mean(k, v) for k, v in m.items()})
     return out
+
+
+def _mean(key: str, values: torch.Tensor) -> float:
+    """Mean over test images. Only the ghost metric may be NaN for an image (no motion in it); any other
+    NaN means a broken prediction and must show, not be averaged away."""
+    v = values.double().numpy()
+    if key == "ghost_psnr_mu":
+        return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+    return float(v.mean())
 
 
 def _times(scenes: Arrays, domain: str) -> np.ndarray:
@@ -164,28 +180,45 @@ def _forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _draw(train: Arrays, batch: int, augment: str, crop: int | None) -> Any:
+    """Training batches: scenes drawn uniformly, each with its own crop window and its own dihedral
+    transform (official code: with p = 0.5 a vertical or horizontal flip, then rot90 by k ∈ {0..3}),
+    applied identically to its three frames and its ground truth."""
     x_all, y_all = torch.from_numpy(train["x"]), torch.from_numpy(train["y"])
+    h, w = x_all.shape[-2:]
+    side = min(crop, h, w) if crop is not None else None
 
     def draw(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(0, len(x_all), (batch,), generator=g)
-        x, y = x_all[idx], y_all[idx]
-        if crop is not None and crop < x.shape[-1]:
-            h, w = x.shape[-2:]
-            top = int(torch.randint(0, h - crop + 1, (1,), generator=g))
-            left = int(torch.randint(0, w - crop + 1, (1,), generator=g))
-            x, y = x[..., top:top + crop, left:left + crop], y[..., top:top + crop, left:left + crop]
+        if side is None:
+            x, y = x_all[idx], y_all[idx]
+        else:  # crop each sample before gathering, so a batch never copies whole real frames
+            tops = torch.randint(0, h - side + 1, (batch,), generator=g)
+            lefts = torch.randint(0, w - side + 1, (batch,), generator=g)
+            x = torch.stack([x_all[i, ..., t:t + side, s:s + side] for i, t, s in zip(idx, tops, lefts, strict=True)])
+            y = torch.stack([y_all[i, ..., t:t + side, s:s + side] for i, t, s in zip(idx, tops, lefts, strict=True)])
         if augment == "dihedral":
-            # As the official code: with p = 0.5 a flip (vertical or horizontal), then rot90 by k ∈ {0..3};
-            # one transform per batch keeps it vectorised, and the 3 frames and the truth move together.
-            r = torch.rand(2, generator=g)
-            if r[0] < 0.5:
-                dim = -1 if r[1] < 0.5 else -2
-                x, y = x.flip(dim), y.flip(dim)
-            k = int(torch.randint(0, 4, (1,), generator=g))
-            x, y = torch.rot90(x, k, (-2, -1)), torch.rot90(y, k, (-2, -1))
+            flip = torch.rand(batch, generator=g) < 0.5
+            vertical = torch.rand(batch, generator=g) < 0.5
+            k = torch.randint(0, 4 if x.shape[-1] == x.shape[-2] else 1, (batch,), generator=g)
+            x, y = _dihedral(x, y, flip, vertical, k)
         return x.contiguous(), y.contiguous()
 
     return draw
+
+
+def _dihedral(x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor, vertical: torch.Tensor,
+              k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample flips and rotations, grouped by transform (at most 12 groups, never a loop per pixel)."""
+    x, y = x.clone(), y.clone()
+    code = flip.long() * (1 + vertical.long()) * 4 + k  # 0..3: rot only; 4..7: h-flip; 8..11: v-flip
+    for c in code.unique().tolist():
+        sel = code == c
+        xs, ys = x[sel], y[sel]
+        if c >= 4:
+            dim = -1 if c < 8 else -2
+            xs, ys = xs.flip(dim), ys.flip(dim)
+        x[sel], y[sel] = torch.rot90(xs, c % 4, (-2, -1)), torch.rot90(ys, c % 4, (-2, -1))
+    return x, y
 
 
 def _predict(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch: int) -> torch.Tensor:
@@ -193,15 +226,24 @@ def _predict(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch:
 
     model.eval()
     outs = []
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % 8, -w % 8  # three Haar levels need sizes divisible by 8
     with torch.inference_mode(), autocast(device):
         for s in range(0, len(x), batch):
-            outs.append(_forward(model, torch.from_numpy(x[s:s + batch]).to(device)).float().cpu())
+            xb = torch.from_numpy(x[s:s + batch]).to(device)
+            if pad_h or pad_w:
+                n, f, c = xb.shape[:3]
+                xb = torch.nn.functional.pad(xb.reshape(n, f * c, h, w), (pad_w // 2, pad_w - pad_w // 2,
+                                                                          pad_h // 2, pad_h - pad_h // 2),
+                                             mode="reflect").reshape(n, f, c, h + pad_h, w + pad_w)
+            out = _forward(model, xb).float().cpu()
+            outs.append(out[..., pad_h // 2:pad_h // 2 + h, pad_w // 2:pad_w // 2 + w])
     return torch.cat(outs)
 
 
 def _train(name: str, train: Arrays, val: Arrays, params: dict[str, Any], domain: str,
            ) -> tuple[dict[str, Any], dict[str, float]]:
-    from cvpapers.engine.checkpoint import model_checkpoint
+    from cvpapers.engine.checkpoint import data_digest, model_checkpoint
     from cvpapers.engine.iterative import train_iterations
     from cvpapers.engine.seeding import derive_seed, seed_everything
     from cvpapers.metrics.hdr import hdr_metrics
@@ -232,15 +274,16 @@ def _train(name: str, train: Arrays, val: Arrays, params: dict[str, Any], domain
         # Every network sees the same batches in the same order: only the architecture differs.
         seed=derive_seed(p.seed, "batches"), optimizer="adam", schedule="constant", evaluate=evaluate,
         checkpoint_path=Path(p.checkpoint_dir) / f"{stage}.pt", resume=p.resume, track_best="val_psnr_mu",
-        fingerprint={"model": config, "train": t.model_dump(), "data": p.data.model_dump(), "seed": p.seed,
-                     "source": p.data_source},
+        fingerprint={"model": config, "train": t.model_dump(), "seed": p.seed, "source": p.data_source,
+                     "data": data_digest(train["x"], train["y"], val["x"], val["y"])},
         log_prefix=name,
     )
-    if result.best_state is not None:
-        model.load_state_dict(result.best_state)  # the best-validation checkpoint, as the official code keeps
+    if result.best_state is None:
+        raise FloatingPointError(f"{stage}: validation PSNR-μ was never finite; the model diverged")
+    model.load_state_dict(result.best_state)  # the best-validation checkpoint, as the official code keeps
     metrics = {
         f"{name}/best_val_psnr_mu": float(result.best_metrics.get("val_psnr_mu", float("nan"))),
-        f"{name}/best_iteration": float(((result.best_epoch or 0) + 1) * (t.iterations // len(result.history))),
+        f"{name}/best_iteration": float((result.best_epoch + 1) * (t.iterations // len(result.history))),
         f"{name}/final_train_loss": float(result.last.get("train_loss", float("nan"))),
         f"{name}/train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
         f"{name}/wall_s": time.perf_counter() - t0,
@@ -290,7 +333,7 @@ def evaluate_hdr(ahdrnet: dict[str, Any], nohf: dict[str, Any], fhdrnet: dict[st
         pred = _predict(model, test["x"], dev, p.train.eval_batch_size)
         infer_ms = 1000 * (time.perf_counter() - t0) / len(pred)
         preds[key] = pred
-        m = {k: float(np.nanmean(v.numpy())) for k, v in hdr_metrics(pred, target, mask, p.train.mu).items()}
+        m = {k: _mean(k, v) for k, v in hdr_metrics(pred, target, mask, p.train.mu).items()}
         _, frames, ch, h, w = test["x"].shape
         macs, params_count = count_macs_params(StackedFrames(model.cpu()), (1, frames * ch, h, w), mode="conv_linear")
         rows.append({"method": LABELS[key], **{k: round(v, 4) for k, v in m.items()},
@@ -330,8 +373,9 @@ def check_claims(table: pd.DataFrame, metrics: dict[str, float]) -> dict[str, fl
         "compare/psnr_l_gain_vs_ahdrnet": metrics[f + "psnr_l"] - metrics[a + "psnr_l"],
         "compare/ssim_mu_gain_vs_ahdrnet": metrics[f + "ssim_mu"] - metrics[a + "ssim_mu"],
     }
-    naive = table.set_index("method").loc[LABELS["naive_merge"]]
-    claims["compare/ghost_psnr_mu_gain_of_fhdrnet_vs_naive_merge"] = metrics[f + "ghost_psnr_mu"] - float(naive["ghost_psnr_mu"])
+    naive = float(table.set_index("method").loc[LABELS["naive_merge"], "ghost_psnr_mu"])
+    for key in ("fhdrnet", "fhdrnet_nohf", "ahdrnet"):  # spec §8: every learned model well above the naive merge
+        claims[f"compare/ghost_psnr_mu_gain_vs_naive_merge/{key}"] = metrics[f"test/{key}/ghost_psnr_mu"] - naive
     claims["claim/fhdrnet_beats_ahdrnet_psnr_mu"] = float(claims["claim/psnr_mu_gain_vs_ahdrnet"] > 0)
     claims["claim/fhdrnet_beats_nohf"] = float(claims["claim/psnr_mu_gain_vs_nohf"] > 0)
     return claims

@@ -115,13 +115,9 @@ def _colorize(labels: np.ndarray, p: SsdaParams) -> np.ndarray:
 
 
 def _digest(*arrays: np.ndarray) -> str:
-    """Content hash of a stage's input data, so a resumed stage never continues on other data."""
-    import hashlib
+    from cvpapers.engine.checkpoint import data_digest
 
-    h = hashlib.sha1()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+    return data_digest(*arrays)
 
 
 def _val_metrics(prefix: str, res: dict[str, Any], class_names: list[str]) -> dict[str, float]:
