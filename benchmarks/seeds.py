@@ -42,7 +42,8 @@ def main() -> None:
         subprocess.run([kedro, "run", "--pipelines", args.pipeline, "--env", args.env, "--params", params],
                        cwd=ROOT, check=True, env={**os.environ, "CVPAPERS_QUIET": "1"}, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
-        report = json.loads((out / "report_metrics.json").read_text())
+        report = {k: v for f in out.glob("*_metrics.json") for k, v in json.loads(f.read_text()).items()
+                  if k.startswith("claim/") and isinstance(v, int | float)}
         table = pd.read_csv(out / "results.csv")
         score = table.select_dtypes("number").columns[0]
         rows.append({
