@@ -53,6 +53,33 @@ def run_kedro(project: Path, pipeline: str, env: str = "smoke", params: dict | N
         return session.run(pipeline_names=[pipeline])
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op torch thread for every test: on 2-core machines more threads oversubscribe (measured
+    3–14× slower), and the pipelines themselves run with cpu_threads: 1."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run_in_new_project(root: Path, *pipelines: str) -> Path:
+    """A fresh project under ``root`` in which the given pipelines run one after another (smoke env)."""
+    import os
+
+    project = make_project(root / "project")
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        for name in pipelines:
+            run_kedro(project, name)
+    finally:
+        os.chdir(cwd)
+    return project
+
+
 def _end_leftover_runs() -> None:
     """A `kedro run` starts in a fresh process; a session here must not inherit a run that an
     interrupted session (KeyboardInterrupt skips Kedro's error hooks) left active."""

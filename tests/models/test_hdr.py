@@ -18,15 +18,6 @@ from cvpapers.models.hdr import (
 from cvpapers.models.wavelet import HaarIDWT
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One intra-op thread: on the shared 2-core CI machine more threads oversubscribe."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _meta(cls: type[nn.Module], **kwargs: object) -> nn.Module:
     """Build without real storage: paper-sized models (20 M params) in milliseconds, shapes/counts only."""
     with torch.device("meta"):

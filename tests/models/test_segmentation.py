@@ -18,15 +18,6 @@ from cvpapers.models.segmentation import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One intra-op thread: on the shared 2-core CI machine two threads oversubscribe (3x slower here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _meta_r101(**kwargs: object) -> DeepLabV2ResNet:
     """A ResNet-101 DeepLab-v2 without real storage: shapes and counts only, built in ~0.04 s."""
     with torch.device("meta"):

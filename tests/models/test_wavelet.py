@@ -10,15 +10,6 @@ import torch
 from cvpapers.models.wavelet import HaarDWT, HaarIDWT, haar_dwt, haar_idwt
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One intra-op thread: on the shared 2-core CI machine more threads oversubscribe."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _rand(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 

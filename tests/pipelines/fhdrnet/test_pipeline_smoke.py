@@ -9,22 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import make_project, run_kedro
+from tests.conftest import run_in_new_project
 
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import os
-
-    project = make_project(tmp_path_factory.mktemp("fhdrnet") / "project")
-    cwd = os.getcwd()
-    os.chdir(project)
-    try:
-        run_kedro(project, "fhdrnet")
-        run_kedro(project, "fhdrnet_raw")
-    finally:
-        os.chdir(cwd)
-    return project
+    return run_in_new_project(tmp_path_factory.mktemp("fhdrnet"), "fhdrnet", "fhdrnet_raw")
 
 
 @pytest.mark.parametrize("name", ["fhdrnet", "fhdrnet_raw"])

@@ -10,21 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import make_project, run_kedro
+from tests.conftest import run_in_new_project
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import os
-
-    project = make_project(tmp_path_factory.mktemp("ddm") / "project")
-    cwd = os.getcwd()
-    os.chdir(project)
-    try:
-        run_kedro(project, "ssda_dual_mix")
-    finally:
-        os.chdir(cwd)
-    return project
+    return run_in_new_project(tmp_path_factory.mktemp("ddm"), "ssda_dual_mix")
 
 
 def test_every_round_writes_its_models_pseudo_labels_and_plots(smoke_run: Path) -> None:
