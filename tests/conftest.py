@@ -65,19 +65,23 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def run_in_new_project(root: Path, *pipelines: str) -> Path:
-    """A fresh project under ``root`` in which the given pipelines run one after another (smoke env)."""
+def run_in(project: Path, *pipelines: str, params: dict | None = None) -> Path:
+    """Run the given pipelines one after another inside ``project`` (smoke env), as from its root."""
     import os
 
-    project = make_project(root / "project")
     cwd = os.getcwd()
     os.chdir(project)
     try:
         for name in pipelines:
-            run_kedro(project, name)
+            run_kedro(project, name, params=params)
     finally:
         os.chdir(cwd)
     return project
+
+
+def run_in_new_project(root: Path, *pipelines: str) -> Path:
+    """A fresh project under ``root`` in which the given pipelines run one after another (smoke env)."""
+    return run_in(make_project(root / "project"), *pipelines)
 
 
 def _end_leftover_runs() -> None:

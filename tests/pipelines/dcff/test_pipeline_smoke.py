@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_kedro
+from tests.conftest import run_in
 
 NODES = {
     "prepare_data", "plan_architecture", "train_dcff", "export_compact", "evaluate_compact",
@@ -27,24 +27,13 @@ def _repo_state() -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in files if p.exists()}
 
 
-def _run_in(project: Path, **kwargs) -> None:
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(project)
-    try:
-        run_kedro(project, "dcff", **kwargs)
-    finally:
-        os.chdir(cwd)
-
-
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.conftest import make_project
 
     project = make_project(tmp_path_factory.mktemp("dcff") / "project")
     before = _repo_state()
-    _run_in(project)
+    run_in(project, "dcff")
     _OBSERVED["repo_unchanged"] = before == _repo_state()
     return project
 
@@ -147,11 +136,11 @@ def test_killed_run_resumes_to_the_same_result(smoke_run: Path, tmp_path: Path, 
 
     monkeypatch.setattr(FusionSchedule, "on_epoch_start", killed)
     with pytest.raises(KeyboardInterrupt):
-        _run_in(project)
+        run_in(project, "dcff")
     assert (project / "data/06_models/dcff/train_state/dcff.pt").is_file()
     assert not (project / "data/08_reporting/dcff/report_metrics.json").exists()
     monkeypatch.setattr(FusionSchedule, "on_epoch_start", original)
-    _run_in(project, params={"dcff.resume": "true"})
+    run_in(project, "dcff", params={"dcff.resume": "true"})
 
     resumed = pd.read_csv(project / "data/07_model_output/dcff/selection_log.csv")
     uninterrupted = pd.read_csv(smoke_run / "data/07_model_output/dcff/selection_log.csv")

@@ -272,34 +272,33 @@ def init_target_set(labeled: Arrays) -> Arrays:
 # ------------------------------------------------------------------------------------------------
 
 
-def train_target_only(labeled: Arrays, val: Arrays, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
-    """Supervised training on the few labelled target images only."""
+def _train_supervised(images: np.ndarray, labels: np.ndarray, val: Arrays, p: SsdaParams, stage: str,
+                      role: str) -> tuple[dict[str, Any], dict[str, float]]:
+    """A baseline: plain supervised training on one labelled set."""
     from cvpapers.pipelines.ssda_dual_mix.training import normaliser, supervised_draw, supervised_step
 
-    p = _params(params)
     dev = _device(p)
-    model = _fresh_model(p, "target_only", 1)
-    draw = supervised_draw(_nchw(labeled["images"]), _labels(labeled["labels"]), p.train.batch_size,
-                           normaliser(p.model.input_norm), p.train.hflip)
-    result = _train(model, draw, supervised_step(p.train.lambda_aux), p, "baseline_tgt_only", p.train.iters, val,
-                    dev, {"data": _digest(labeled["images"], labeled["labels"])})
-    return _finish("baseline_tgt_only", model, result, val, p, dev)
+    model = _fresh_model(p, role, 1)
+    draw = supervised_draw(_nchw(images), _labels(labels), p.train.batch_size, normaliser(p.model.input_norm),
+                           p.train.hflip)
+    result = _train(model, draw, supervised_step(p.train.lambda_aux), p, stage, p.train.iters, val, dev,
+                    {"data": _digest(images, labels)})
+    return _finish(stage, model, result, val, p, dev)
+
+
+def train_target_only(labeled: Arrays, val: Arrays, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Supervised training on the few labelled target images only."""
+    return _train_supervised(labeled["images"], labeled["labels"], val, _params(params), "baseline_tgt_only",
+                             "target_only")
 
 
 def train_source_only(source: Arrays, val: Arrays, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
     """Supervised training on the (LAB-translated) source only: how far the domain gap alone leaves us."""
-    from cvpapers.pipelines.ssda_dual_mix.training import normaliser, supervised_draw, supervised_step
-
     p = _params(params)
     if not p.baselines.source_only:
         return {"format": "skipped"}, {"baseline_src_only/enabled": 0.0}
-    dev = _device(p)
-    model = _fresh_model(p, "source_only", 1)
-    draw = supervised_draw(_nchw(source["images"]), _labels(source["labels"]), p.train.batch_size,
-                           normaliser(p.model.input_norm), p.train.hflip)
-    result = _train(model, draw, supervised_step(p.train.lambda_aux), p, "baseline_src_only", p.train.iters, val,
-                    dev, {"data": _digest(source["images"], source["labels"])})
-    ckpt, metrics = _finish("baseline_src_only", model, result, val, p, dev)
+    ckpt, metrics = _train_supervised(source["images"], source["labels"], val, p, "baseline_src_only",
+                                      "source_only")
     return ckpt, {**metrics, "baseline_src_only/enabled": 1.0}
 
 
