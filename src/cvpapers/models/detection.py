@@ -1,0 +1,738 @@
+"""RetinaNet-style detector with the MI-AOD head (``papers/mi_aod.md`` §3.1–3.4, §4.1, §4.3, §8.2).
+
+A small :class:`MIAODDetector` assembled from torchvision parts rather than a subclass of torchvision's
+``RetinaNet``: MI-AOD needs per-level logits of *two* classifiers (f1, f2) plus a MIL head (f_mil) and
+stage-wise freezing by role, none of which ``RetinaNet.forward`` exposes. Two backbones share one
+interface (``forward(x) -> [P_l]``, ``strides``, ``out_channels``):
+
+* :class:`TinyRetinaBackbone` (§8.2): CPU-sized, strides 8/16, ~0.5 M parameters with the head.
+* :class:`ResNetFPNBackbone` (§4.1): torchvision ResNet-50 + FPN, P3–P7, P6 from C5 (MMDetection,
+  the paper's) or from P5 (torchvision's RetinaNet layout).
+
+Conventions shared with the MI-AOD training code:
+
+* boxes are xyxy in continuous pixel coordinates; widths are ``x2 - x1`` (MMDetection v2, no +1);
+* anchors and head outputs of a level are ordered (H, W, A): the head permutes (N, A·K, H, W) to
+  (N, H, W, A·K) and reshapes to (N, H·W·A, K), :class:`AnchorGrid` enumerates locations row-major and
+  the A anchors of a location innermost;
+* every function is vectorised over anchors, boxes and the batch; only FPN levels and (in the
+  post-processing) images are looped over.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import Tensor, nn
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.ops import FeaturePyramidNetwork, batched_nms
+from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from cvpapers.engine.checkpoint import safe_load
+
+__all__ = [
+    "AnchorGrid",
+    "AnchorTargets",
+    "HeadOutput",
+    "MIAODDetector",
+    "MIAODHead",
+    "ResNetFPNBackbone",
+    "TinyRetinaBackbone",
+    "assign_targets",
+    "box_iou_batched",
+    "build_miaod_detector",
+    "decode_boxes",
+    "encode_boxes",
+]
+
+#: Largest |dw|, |dh| accepted by :func:`decode_boxes` (MMDetection's and torchvision's clamp): a box
+#: may grow at most 1000/16 times its anchor, so exp() never overflows on a wild regression output.
+DEFAULT_MAX_RATIO: float = abs(math.log(16.0 / 1000.0))
+
+#: Focal-loss prior of the classification heads (§3.2): σ(bias) = 0.01 at the start, so the ~10⁵
+#: background anchors do not swamp the first iterations.
+PRIOR_PROB: float = 0.01
+
+
+# --------------------------------------------------------------------------------------------------
+# Boxes
+# --------------------------------------------------------------------------------------------------
+
+
+def box_iou_batched(a: Tensor, b: Tensor) -> Tensor:
+    """IoU of xyxy boxes ``a`` (..., A, 4) against ``b`` (..., G, 4) → (..., A, G).
+
+    Leading dimensions broadcast, so anchors (A, 4) against a batch of GT (N, G, 4) give (N, A, G)
+    without copying the anchors N times. Degenerate boxes (zero area on both sides) give IoU 0, not NaN.
+    """
+    a = a.unsqueeze(-2)  # (..., A, 1, 4)
+    b = b.unsqueeze(-3)  # (..., 1, G, 4)
+    area_a = (a[..., 2] - a[..., 0]).clamp(min=0) * (a[..., 3] - a[..., 1]).clamp(min=0)
+    area_b = (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
+    iw = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    ih = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
+    inter = iw * ih
+    union = area_a + area_b - inter
+    return inter / union.clamp(min=torch.finfo(union.dtype).eps)
+
+
+def encode_boxes(anchors: Tensor, boxes: Tensor, stds: Sequence[float] = (1.0, 1.0, 1.0, 1.0)) -> Tensor:
+    """DeltaXYWH encoding (MMDetection v2 ``bbox2delta``, means 0): boxes relative to anchors.
+
+    ``dx = (gx − px)/pw``, ``dy = (gy − py)/ph``, ``dw = log(gw/pw)``, ``dh = log(gh/ph)``, each divided
+    by its std. Shapes broadcast; the result has the broadcast shape (..., 4).
+    """
+    pw = anchors[..., 2] - anchors[..., 0]
+    ph = anchors[..., 3] - anchors[..., 1]
+    px = anchors[..., 0] + 0.5 * pw
+    py = anchors[..., 1] + 0.5 * ph
+    gw = boxes[..., 2] - boxes[..., 0]
+    gh = boxes[..., 3] - boxes[..., 1]
+    gx = boxes[..., 0] + 0.5 * gw
+    gy = boxes[..., 1] + 0.5 * gh
+    deltas = torch.stack(((gx - px) / pw, (gy - py) / ph, torch.log(gw / pw), torch.log(gh / ph)), dim=-1)
+    return deltas / deltas.new_tensor(stds)
+
+
+def decode_boxes(
+    anchors: Tensor,
+    deltas: Tensor,
+    stds: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    max_ratio: float = DEFAULT_MAX_RATIO,
+) -> Tensor:
+    """Inverse of :func:`encode_boxes` (MMDetection v2 ``delta2bbox``), dw/dh clamped to ±max_ratio."""
+    deltas = deltas * deltas.new_tensor(stds)
+    pw = anchors[..., 2] - anchors[..., 0]
+    ph = anchors[..., 3] - anchors[..., 1]
+    px = anchors[..., 0] + 0.5 * pw
+    py = anchors[..., 1] + 0.5 * ph
+    gx = px + pw * deltas[..., 0]
+    gy = py + ph * deltas[..., 1]
+    gw = pw * deltas[..., 2].clamp(-max_ratio, max_ratio).exp()
+    gh = ph * deltas[..., 3].clamp(-max_ratio, max_ratio).exp()
+    return torch.stack((gx - 0.5 * gw, gy - 0.5 * gh, gx + 0.5 * gw, gy + 0.5 * gh), dim=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Anchors
+# --------------------------------------------------------------------------------------------------
+
+
+class AnchorGrid:
+    """Anchors of every FPN level, in the (H, W, A) order of the head's reshape.
+
+    Base anchors of a level are centred on 0 (MMDetection v2 with ``center_offset=0``, torchvision) and
+    shifted to ``(x·stride, y·stride)``; for ratio r = h/w and size s, ``w = s/√r`` and ``h = s·√r``
+    (area s²). Within a location the anchors run ratio-major, size-minor, as in both libraries; only
+    consistency with the head matters, and the head is trained on this order.
+    """
+
+    def __init__(
+        self, strides: Sequence[int], sizes: Sequence[Sequence[float]], ratios: Sequence[float]
+    ) -> None:
+        if len(strides) != len(sizes):
+            raise ValueError(f"anchor sizes have {len(sizes)} levels but there are {len(strides)} strides")
+        per_level = {len(s) * len(ratios) for s in sizes}
+        if len(per_level) != 1 or 0 in per_level:
+            # One head serves all levels, so it predicts the same A per location on every level.
+            raise ValueError(f"every level needs the same non-zero number of anchor sizes, got {sizes}")
+        self.strides = tuple(int(s) for s in strides)
+        self.sizes = tuple(tuple(float(x) for x in s) for s in sizes)
+        self.ratios = tuple(float(r) for r in ratios)
+        self.num_anchors = per_level.pop()
+        self._base = [self._base_anchors(s) for s in self.sizes]
+
+    def _base_anchors(self, sizes: Sequence[float]) -> Tensor:
+        ratios = torch.tensor(self.ratios, dtype=torch.float64)
+        scales = torch.tensor(sizes, dtype=torch.float64)
+        ws = (scales[None, :] / ratios.sqrt()[:, None]).reshape(-1)
+        hs = (scales[None, :] * ratios.sqrt()[:, None]).reshape(-1)
+        return torch.stack((-0.5 * ws, -0.5 * hs, 0.5 * ws, 0.5 * hs), dim=1).float()
+
+    @staticmethod
+    def retina_sizes(
+        strides: Sequence[int], octave_base_scale: float = 4, scales_per_octave: int = 3
+    ) -> list[list[float]]:
+        """RetinaNet sizes ``octave_base_scale · 2^(j/scales_per_octave) · stride`` per level (§4.1)."""
+        return [
+            [octave_base_scale * 2 ** (j / scales_per_octave) * s for j in range(scales_per_octave)]
+            for s in strides
+        ]
+
+    def feature_sizes(self, image_hw: Sequence[int]) -> list[tuple[int, int]]:
+        """Feature-map sizes of every level, ``ceil(H/stride) × ceil(W/stride)`` (stride-2 convs with
+        padding 1 round up, so this is what both backbones produce)."""
+        h, w = int(image_hw[0]), int(image_hw[1])
+        return [(math.ceil(h / s), math.ceil(w / s)) for s in self.strides]
+
+    def count(self, image_hw: Sequence[int]) -> int:
+        """Total anchors for an input of size ``image_hw``."""
+        return sum(h * w for h, w in self.feature_sizes(image_hw)) * self.num_anchors
+
+    def __call__(
+        self, feature_sizes: Sequence[tuple[int, int]], device: torch.device | str | None = None
+    ) -> list[Tensor]:
+        if len(feature_sizes) != len(self.strides):
+            raise ValueError(f"got {len(feature_sizes)} feature maps for {len(self.strides)} anchor levels")
+        out = []
+        for (h, w), stride, base in zip(feature_sizes, self.strides, self._base, strict=True):
+            ys = torch.arange(int(h), dtype=torch.float32, device=device) * stride
+            xs = torch.arange(int(w), dtype=torch.float32, device=device) * stride
+            yy, xx = torch.meshgrid(ys, xs, indexing="ij")  # row-major: y outer, x inner
+            shifts = torch.stack((xx, yy, xx, yy), dim=-1).reshape(-1, 1, 4)
+            out.append((shifts + base.to(device)[None]).reshape(-1, 4))
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Target assignment (§3.4 a)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AnchorTargets:
+    """Per-anchor training targets of a batch (N images, A anchors, C classes)."""
+
+    labels: Tensor  # (N, A, C) float one-hot, all-zero for background and ignored anchors
+    valid: Tensor  # (N, A) bool, positive or negative (i.e. not ignored)
+    pos: Tensor  # (N, A) bool
+    deltas: Tensor  # (N, A, 4) encoded regression targets, zero where not positive
+    num_pos: Tensor  # () total positives in the batch
+
+    @property
+    def normalizer(self) -> Tensor:
+        """MMDetection v2's loss normaliser: Σ_images max(#positives, 1) (§3.4 a), as a float scalar."""
+        return self.pos.sum(dim=1).clamp(min=1).sum().float()
+
+
+def assign_targets(
+    anchors: Tensor,
+    gt_boxes: Tensor,
+    gt_labels: Tensor,
+    num_classes: int,
+    pos_iou: float = 0.5,
+    neg_iou: float = 0.4,
+    low_quality: bool = True,
+) -> AnchorTargets:
+    """MaxIoU assignment (MMDetection v2 ``MaxIoUAssigner``, RetinaNet settings), batched.
+
+    Args:
+        anchors: (A, 4) anchors of all levels concatenated.
+        gt_boxes: (N, G, 4) xyxy, padded.
+        gt_labels: (N, G) long in [0, C); −1 marks padding and boxes to drop (e.g. VOC ``difficult``:
+            MMDetection's RetinaNet has ``ignore_iof_thr=-1``, so such boxes simply do not exist for
+            the assigner, they do not create ignore regions).
+        num_classes: C.
+        pos_iou, neg_iou: IoU ≥ pos_iou → positive, < neg_iou → negative, in between ignored.
+        low_quality: each GT's highest-IoU anchors (all ties) become positive for that GT if that IoU
+            is > 0 (``min_pos_iou=0`` with ``gt_max_assign_all``; the > 0 guard keeps a GT that overlaps
+            nothing from claiming every anchor). When one anchor is the best of several GTs, the GT with
+            the largest index wins, as in MMDetection's sequential loop.
+    """
+    n, g = gt_labels.shape
+    num_a = anchors.shape[0]
+    device = anchors.device
+    if g == 0:
+        # No box anywhere in the batch: every anchor is background.
+        return AnchorTargets(
+            labels=anchors.new_zeros(n, num_a, num_classes),
+            valid=torch.ones(n, num_a, dtype=torch.bool, device=device),
+            pos=torch.zeros(n, num_a, dtype=torch.bool, device=device),
+            deltas=anchors.new_zeros(n, num_a, 4),
+            num_pos=torch.zeros((), dtype=torch.long, device=device),
+        )
+    gt_valid = gt_labels >= 0  # (N, G)
+    iou = box_iou_batched(anchors, gt_boxes.to(anchors.dtype))  # (N, A, G)
+    # Padding never matches: −1 is below every real IoU, so it loses every max and counts as "< neg_iou".
+    iou = iou.masked_fill(~gt_valid[:, None, :], -1.0)
+
+    max_iou, assigned = iou.max(dim=2)  # (N, A)
+    pos = max_iou >= pos_iou
+    if low_quality:
+        gt_max = iou.max(dim=1, keepdim=True).values  # (N, 1, G)
+        best = (iou == gt_max) & (gt_max > 0) & gt_valid[:, None, :]  # (N, A, G)
+        gt_index = torch.arange(g, device=device).expand_as(best)
+        last_gt = torch.where(best, gt_index, -1).max(dim=2).values  # (N, A), −1 where none
+        is_best = last_gt >= 0
+        assigned = torch.where(is_best, last_gt, assigned)
+        pos = pos | is_best
+    neg = (max_iou < neg_iou) & ~pos
+    valid = pos | neg
+
+    labels_a = gt_labels.gather(1, assigned).clamp(min=0)  # (N, A); value irrelevant where not positive
+    labels = F.one_hot(labels_a, num_classes).to(anchors.dtype) * pos[..., None]
+    boxes_a = gt_boxes.to(anchors.dtype).gather(1, assigned[..., None].expand(n, num_a, 4))  # (N, A, 4)
+    deltas = torch.where(pos[..., None], encode_boxes(anchors[None], boxes_a), 0.0)
+    return AnchorTargets(labels=labels, valid=valid, pos=pos, deltas=deltas, num_pos=pos.sum())
+
+
+# --------------------------------------------------------------------------------------------------
+# Backbones
+# --------------------------------------------------------------------------------------------------
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class TinyRetinaBackbone(nn.Module):
+    """CPU-sized backbone + FPN-lite of the embedded benchmark (§8.2).
+
+    Four stages of two conv3×3-BN-ReLU each (the first with stride 2), widths 16/32/64/96; C3 (stride 8)
+    and C4 (stride 16) feed 1×1 laterals, a nearest top-down path and 3×3 smoothing convs (plain convs
+    with bias, as in FPN). PyTorch default init: trained from scratch, the caller's seed fixes it.
+    """
+
+    strides: tuple[int, ...] = (8, 16)
+
+    def __init__(self, fpn_channels: int = 64, widths: Sequence[int] = (16, 32, 64, 96)) -> None:
+        super().__init__()
+        stages = []
+        cin = 3
+        for w in widths:
+            stages.append(nn.Sequential(_conv_bn_relu(cin, w, stride=2), _conv_bn_relu(w, w)))
+            cin = w
+        self.stage1, self.stage2, self.stage3, self.stage4 = stages
+        self.lateral3 = nn.Conv2d(widths[2], fpn_channels, 1)
+        self.lateral4 = nn.Conv2d(widths[3], fpn_channels, 1)
+        self.smooth3 = nn.Conv2d(fpn_channels, fpn_channels, 3, padding=1)
+        self.smooth4 = nn.Conv2d(fpn_channels, fpn_channels, 3, padding=1)
+        self.out_channels = int(fpn_channels)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        c3 = self.stage3(self.stage2(self.stage1(x)))
+        c4 = self.stage4(c3)
+        l4 = self.lateral4(c4)
+        l3 = self.lateral3(c3) + F.interpolate(l4, size=c3.shape[-2:], mode="nearest")
+        return [self.smooth3(l3), self.smooth4(l4)]
+
+
+#: ResNet modules frozen by ``frozen_stages = k`` (MMDetection semantics: −1 none, 0 the stem,
+#: k ≥ 1 the stem and layer1..layer k).
+_RESNET_STAGES: tuple[tuple[str, ...], ...] = (
+    ("conv1", "bn1"),
+    ("layer1",),
+    ("layer2",),
+    ("layer3",),
+    ("layer4",),
+)
+_NORMS = ("bn", "frozen_bn")
+_EXTRA_FROM = ("c5", "p5")
+
+
+class ResNetFPNBackbone(nn.Module):
+    """torchvision ResNet-50 + FPN on C3–C5 + P6/P7 (§4.1, §4.3); outputs P3–P7 at 256 channels.
+
+    Args:
+        extra_from: "c5" — P6 = conv3×3 s2 on C5 (MMDetection ``add_extra_convs='on_input'``, the
+            paper's config); "p5" — P6 on P5 (torchvision's ``retinanet_resnet50_fpn``). P7 = conv3×3 s2
+            on ReLU(P6) in both.
+        frozen_stages: stages whose parameters get ``requires_grad=False`` and stay in eval mode
+            (−1 none, 0 stem, 1 stem + layer1 — the paper's setting).
+        norm: "bn" (BatchNorm2d, affine trainable) or "frozen_bn" (torchvision FrozenBatchNorm2d: the
+            affine and statistics are buffers).
+        norm_eval: keep every BatchNorm in eval mode in ``train()`` (MMDetection ``norm_eval=True``):
+            batch-2 statistics would be noise, so the ImageNet statistics are used throughout.
+        out_channels: FPN width (256 in the paper).
+    """
+
+    strides: tuple[int, ...] = (8, 16, 32, 64, 128)
+
+    def __init__(
+        self,
+        extra_from: str = "c5",
+        frozen_stages: int = 1,
+        norm: str = "bn",
+        norm_eval: bool = True,
+        out_channels: int = 256,
+    ) -> None:
+        super().__init__()
+        if extra_from not in _EXTRA_FROM:
+            raise ValueError(f"extra_from must be one of {_EXTRA_FROM}, got {extra_from!r}")
+        if norm not in _NORMS:
+            raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+        if not -1 <= frozen_stages <= 4:
+            raise ValueError(f"frozen_stages must be in [-1, 4], got {frozen_stages}")
+        norm_layer = FrozenBatchNorm2d if norm == "frozen_bn" else nn.BatchNorm2d
+        resnet = torchvision.models.resnet50(weights=None, norm_layer=norm_layer)
+        # Drops avgpool and fc; keeps torchvision's key names (conv1.weight, layer1.0.conv1.weight, ...)
+        # so an ImageNet state dict loads into ``body`` as is.
+        self.body = IntermediateLayerGetter(
+            resnet, return_layers={"layer2": "c3", "layer3": "c4", "layer4": "c5"}
+        )
+        extra_in = 2048 if extra_from == "c5" else out_channels
+        self.fpn = FeaturePyramidNetwork(
+            [512, 1024, 2048], out_channels, extra_blocks=LastLevelP6P7(extra_in, out_channels)
+        )
+        self.out_channels = int(out_channels)
+        self.extra_from = extra_from
+        self.norm = norm
+        self.norm_eval = bool(norm_eval)
+        self.frozen_stages = int(frozen_stages)
+        for name in self._frozen_module_names():
+            for p in getattr(self.body, name).parameters():
+                p.requires_grad_(False)
+
+    def _frozen_module_names(self) -> list[str]:
+        return [name for stage in _RESNET_STAGES[: self.frozen_stages + 1] for name in stage]
+
+    def train(self, mode: bool = True) -> ResNetFPNBackbone:
+        super().train(mode)
+        if mode:
+            for name in self._frozen_module_names():
+                getattr(self.body, name).eval()
+            if self.norm_eval:
+                for m in self.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+        return self
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return list(self.fpn(self.body(x)).values())
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load a local torchvision-style ResNet-50 state dict into the trunk (nothing downloaded).
+
+        A plain state dict, or one nested under ``state_dict``/``model``, with optional ``module.``
+        prefixes; ``fc.*`` keys are skipped and ``num_batches_tracked`` may be absent or extra.
+        Anything else missing, unexpected or mis-shaped raises ``ValueError`` naming the file and keys:
+        a half-loaded backbone trains to plausible but wrong numbers.
+        """
+        path = Path(path)
+        raw = safe_load(path)
+        for nest in ("state_dict", "model"):
+            if isinstance(raw, dict) and isinstance(raw.get(nest), dict):
+                raw = raw[nest]
+        if not isinstance(raw, dict) or not all(isinstance(v, Tensor) for v in raw.values()):
+            raise ValueError(f"{path}: expected a ResNet-50 state dict of tensors, got {type(raw).__name__}")
+        state = {k.removeprefix("module."): v for k, v in raw.items()}
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        own = self.body.state_dict()
+
+        def optional(k: str) -> bool:
+            return k.endswith("num_batches_tracked")
+
+        missing = [k for k in own if k not in state and not optional(k)]
+        unexpected = [k for k in state if k not in own and not optional(k)]
+        wrong = [
+            f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+            for k in own
+            if k in state and state[k].shape != own[k].shape
+        ]
+        if missing or unexpected or wrong:
+            parts = [f"cannot load ResNet-50 weights from {path}:"]
+            for what, keys in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("shape mismatches", wrong),
+            ):
+                if keys:
+                    shown = ", ".join(keys[:8]) + (f", ... (+{len(keys) - 8})" if len(keys) > 8 else "")
+                    parts.append(f"{what} ({len(keys)}): {shown}")
+            raise ValueError("\n  ".join(parts))
+        state = {k: v for k, v in state.items() if k in own}
+        self.body.load_state_dict(state, strict=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Head (§3.2)
+# --------------------------------------------------------------------------------------------------
+
+
+def _subnet(in_channels: int, out_channels: int, depth: int) -> nn.Sequential:
+    tower: list[nn.Module] = []
+    for _ in range(depth):
+        tower += [nn.Conv2d(in_channels, in_channels, 3, padding=1), nn.ReLU(inplace=True)]
+    return nn.Sequential(
+        OrderedDict(tower=nn.Sequential(*tower), out=nn.Conv2d(in_channels, out_channels, 3, padding=1))
+    )
+
+
+def _normal_init(conv: nn.Conv2d, bias: float = 0.0, std: float = 0.01) -> None:
+    nn.init.normal_(conv.weight, 0.0, std)
+    nn.init.constant_(conv.bias, bias)
+
+
+class MIAODHead(nn.Module):
+    """Four independent RetinaNet subnets shared over levels: classifiers f1, f2, MIL head f_mil (A·C
+    outputs each) and box regressor f_r (A·4). Each is ``Sequential(tower=..., out=...)``.
+
+    Init (§3.2): towers of f1, f2, f_r and the final f_r conv N(0, 0.01), bias 0; final convs of f1, f2,
+    f_mil N(0, 0.01), bias −log((1−π)/π) with π = 0.01. The f_mil tower keeps PyTorch's default init,
+    as in the official code. f1 and f2 draw from the generator one after the other, so they differ —
+    the discrepancy the method trains on starts non-zero.
+    """
+
+    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, tower_depth: int = 4) -> None:
+        super().__init__()
+        self.num_anchors = int(num_anchors)
+        self.num_classes = int(num_classes)
+        ac = self.num_anchors * self.num_classes
+        self.f1 = _subnet(in_channels, ac, tower_depth)
+        self.f2 = _subnet(in_channels, ac, tower_depth)
+        self.f_mil = _subnet(in_channels, ac, tower_depth)
+        self.f_r = _subnet(in_channels, self.num_anchors * 4, tower_depth)
+        prior_bias = -math.log((1.0 - PRIOR_PROB) / PRIOR_PROB)
+        for subnet in (self.f1, self.f2, self.f_r):
+            for m in subnet.tower.modules():
+                if isinstance(m, nn.Conv2d):
+                    _normal_init(m)
+        for subnet in (self.f1, self.f2, self.f_mil):
+            _normal_init(subnet.out, bias=prior_bias)
+        _normal_init(self.f_r.out)
+
+    def _per_anchor(self, x: Tensor, k: int) -> Tensor:
+        n, _, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(n, h * w * self.num_anchors, k)
+
+    def forward(self, features: list[Tensor]) -> dict[str, list[Tensor]]:
+        c = self.num_classes
+        return {
+            "cls1": [self._per_anchor(self.f1(f), c) for f in features],
+            "cls2": [self._per_anchor(self.f2(f), c) for f in features],
+            "mil": [self._per_anchor(self.f_mil(f), c) for f in features],
+            "reg": [self._per_anchor(self.f_r(f), 4) for f in features],
+        }
+
+
+@dataclass
+class HeadOutput:
+    """Per-level head outputs, each (N, H_l·W_l·A, K): logits of f1, f2, f_mil (K = C), deltas (K = 4).
+
+    Levels stay separate because the MIL weights are a softmax over the anchors of one level (§3.3).
+    """
+
+    cls1: list[Tensor]
+    cls2: list[Tensor]
+    mil: list[Tensor]
+    reg: list[Tensor]
+
+    def cat(self, name: str) -> Tensor:
+        """One output with all levels concatenated along the anchor axis: (N, ΣH·W·A, K)."""
+        if name not in ("cls1", "cls2", "mil", "reg"):
+            raise KeyError(f"unknown head output {name!r}; expected cls1, cls2, mil or reg")
+        return torch.cat(getattr(self, name), dim=1)
+
+    @property
+    def level_sizes(self) -> list[int]:
+        """Anchors per level, H_l·W_l·A (for splitting concatenated per-anchor tensors)."""
+        return [t.shape[1] for t in self.cls1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Detector
+# --------------------------------------------------------------------------------------------------
+
+_SCORE_HEADS = ("f1", "mean")
+
+
+class MIAODDetector(nn.Module):
+    """Backbone + MI-AOD head + anchors + post-processing (§4.3).
+
+    ``forward`` takes (N, 3, H, W) images in [0, 1] (normalised inside with ImageNet mean/std, which the
+    paper's pipeline applies on 0–255 images with the same effect) and returns a :class:`HeadOutput`;
+    losses live with the training code. No resizing or padding happens here: the caller feeds a batch of
+    equally sized images (the embedded data are fixed-size; the real path pads to a multiple of 32).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int,
+        anchor_grid: AnchorGrid,
+        tower_depth: int,
+        image_mean: Sequence[float] = (0.485, 0.456, 0.406),
+        image_std: Sequence[float] = (0.229, 0.224, 0.225),
+    ) -> None:
+        super().__init__()
+        strides = tuple(getattr(backbone, "strides", anchor_grid.strides))
+        if strides != anchor_grid.strides:
+            raise ValueError(f"anchor strides {anchor_grid.strides} do not match the backbone's {strides}")
+        self.backbone = backbone
+        self.anchor_grid = anchor_grid
+        self.num_classes = int(num_classes)
+        self.head = MIAODHead(backbone.out_channels, anchor_grid.num_anchors, num_classes, tower_depth)
+        # Not persistent: the constructor arguments rebuild them, state dicts hold weights only.
+        self.register_buffer("image_mean", torch.tensor(image_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("image_std", torch.tensor(image_std).view(1, 3, 1, 1), persistent=False)
+        self._anchor_cache: dict[tuple[int, int, torch.device], list[Tensor]] = {}
+
+    def forward(self, images: Tensor) -> HeadOutput:
+        x = (images - self.image_mean) / self.image_std
+        out = self.head(self.backbone(x))
+        return HeadOutput(cls1=out["cls1"], cls2=out["cls2"], mil=out["mil"], reg=out["reg"])
+
+    def modules_by_role(self) -> dict[str, nn.Module]:
+        """The parameter groups the MI-AOD stages freeze and train (§3.5): g, f1, f2, f_mil, f_r."""
+        return {
+            "g": self.backbone,
+            "f1": self.head.f1,
+            "f2": self.head.f2,
+            "f_mil": self.head.f_mil,
+            "f_r": self.head.f_r,
+        }
+
+    def anchors(
+        self, images_or_hw: Tensor | Sequence[int], device: torch.device | str | None = None
+    ) -> list[Tensor]:
+        """Anchors per level for a batch (N, 3, H, W) or an (H, W) size, cached per size and device.
+
+        The device is the batch's, else ``device``, else the model's.
+        """
+        if isinstance(images_or_hw, Tensor):
+            h, w = images_or_hw.shape[-2:]
+            device = images_or_hw.device
+        else:
+            h, w = images_or_hw
+        device = torch.device(device) if device is not None else self.image_mean.device
+        key = (int(h), int(w), device)
+        if key not in self._anchor_cache:
+            sizes = self.anchor_grid.feature_sizes((int(h), int(w)))
+            # Normal tensors even when first built inside detect(): cached inference tensors would
+            # break a later training step that decodes boxes with gradient.
+            with torch.inference_mode(False):
+                self._anchor_cache[key] = self.anchor_grid(sizes, device=device)
+        return self._anchor_cache[key]
+
+    @torch.inference_mode()
+    def detect(
+        self,
+        images: Tensor,
+        score_thr: float = 0.05,
+        nms_iou: float = 0.5,
+        max_dets: int = 100,
+        pre_nms_top: int = 1000,
+        score_head: str = "f1",
+    ) -> list[dict[str, Tensor]]:
+        """Detections per image (see :meth:`detect_from`). Does not change train/eval mode: call
+        ``eval()`` first, as for any torchvision detector."""
+        output = self(images)
+        return self.detect_from(
+            output, images.shape[-2:], score_thr=score_thr, nms_iou=nms_iou, max_dets=max_dets,
+            pre_nms_top=pre_nms_top, score_head=score_head,
+        )  # fmt: skip
+
+    @torch.inference_mode()
+    def detect_from(
+        self,
+        output: HeadOutput,
+        image_hw: Sequence[int],
+        score_thr: float = 0.05,
+        nms_iou: float = 0.5,
+        max_dets: int = 100,
+        pre_nms_top: int = 1000,
+        score_head: str = "f1",
+    ) -> list[dict[str, Tensor]]:
+        """Post-process one forward pass into ``{"boxes" (K, 4), "scores" (K,), "labels" (K,)}`` per image.
+
+        torchvision's RetinaNet recipe with MMDetection's test settings (§4.1): per level, scores
+        σ(f1) (``score_head="f1"``, the official test path) or (σ(f1) + σ(f2))/2 (``"mean"``); keep
+        (anchor, class) pairs scoring > score_thr, the top ``pre_nms_top`` of them, decode, clip to the
+        image; then class-wise NMS over all levels and the best ``max_dets``. Taking the HeadOutput lets
+        the caller score uncertainty and detect from the same forward pass.
+        """
+        if score_head not in _SCORE_HEADS:
+            raise ValueError(f"score_head must be one of {_SCORE_HEADS}, got {score_head!r}")
+        h, w = int(image_hw[0]), int(image_hw[1])
+        anchors = self.anchors((h, w), device=output.reg[0].device)
+        sizes = [a.shape[0] for a in anchors]
+        if sizes != output.level_sizes:
+            raise ValueError(
+                f"head outputs have {output.level_sizes} anchors per level, the grid {sizes} for {h}×{w}"
+            )
+        if score_head == "f1":
+            scores = [t.sigmoid() for t in output.cls1]
+        else:
+            scores = [(a.sigmoid() + b.sigmoid()) / 2 for a, b in zip(output.cls1, output.cls2, strict=True)]
+        c = self.num_classes
+        results = []
+        for i in range(output.reg[0].shape[0]):
+            boxes_l, scores_l, labels_l = [], [], []
+            for lvl_scores, lvl_reg, lvl_anchors in zip(scores, output.reg, anchors, strict=True):
+                flat = lvl_scores[i].reshape(-1)  # index = anchor · C + class
+                keep = torch.nonzero(flat > score_thr).squeeze(1)
+                top = flat[keep].topk(min(pre_nms_top, keep.numel()))
+                idx = keep[top.indices]
+                anchor_idx = torch.div(idx, c, rounding_mode="floor")
+                boxes = decode_boxes(lvl_anchors[anchor_idx], lvl_reg[i, anchor_idx])
+                boxes_l.append(_clip(boxes, h, w))
+                scores_l.append(top.values)
+                labels_l.append(idx % c)
+            boxes = torch.cat(boxes_l)
+            det_scores = torch.cat(scores_l)
+            labels = torch.cat(labels_l)
+            keep = batched_nms(boxes, det_scores, labels, nms_iou)[:max_dets]  # sorted by score
+            results.append({"boxes": boxes[keep], "scores": det_scores[keep], "labels": labels[keep]})
+        return results
+
+
+def _clip(boxes: Tensor, h: int, w: int) -> Tensor:
+    x = boxes[:, 0::2].clamp(0, w)
+    y = boxes[:, 1::2].clamp(0, h)
+    return torch.stack((x[:, 0], y[:, 0], x[:, 1], y[:, 1]), dim=1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Builder
+# --------------------------------------------------------------------------------------------------
+
+BACKBONES = ("tiny", "resnet50_fpn")
+
+
+def build_miaod_detector(
+    backbone: str = "tiny",
+    num_classes: int = 4,
+    fpn_channels: int = 64,
+    tower_depth: int = 1,
+    anchor_sizes: Sequence[Sequence[float]] | None = None,
+    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+    norm: str = "bn",
+    extra_from: str = "c5",
+    backbone_weights: str | None = None,
+) -> MIAODDetector:
+    """The detector of the parameters file's ``mi_aod.model`` section.
+
+    * ``"tiny"`` (§8.2): :class:`TinyRetinaBackbone` with ``fpn_channels``, strides 8/16, default
+      anchor sizes [[16, 20, 25], [32, 40, 50]]; BatchNorm only, no pretrained weights exist for it.
+    * ``"resnet50_fpn"`` (§4.1): :class:`ResNetFPNBackbone` with ``norm``/``extra_from``, FPN width
+      fixed at the paper's 256 (``fpn_channels`` is accepted and ignored, so one config serves both
+      backbones), RetinaNet anchor sizes 4·2^(j/3)·stride on P3–P7 by default, optional local ImageNet
+      weights ``backbone_weights``. The paper's head has ``tower_depth=4``; pass it.
+    """
+    if backbone == "tiny":
+        if norm != "bn":
+            raise ValueError(f"norm={norm!r}: the tiny backbone trains from scratch and supports only 'bn'")
+        if backbone_weights is not None:
+            raise ValueError("backbone_weights: there are no pretrained weights for the tiny backbone")
+        if extra_from not in _EXTRA_FROM:
+            raise ValueError(f"extra_from must be one of {_EXTRA_FROM}, got {extra_from!r}")
+        net: nn.Module = TinyRetinaBackbone(fpn_channels=fpn_channels)
+        default_sizes: list[list[float]] = [[16.0, 20.0, 25.0], [32.0, 40.0, 50.0]]
+    elif backbone == "resnet50_fpn":
+        net = ResNetFPNBackbone(extra_from=extra_from, norm=norm)
+        if backbone_weights is not None:
+            net.load_weights(backbone_weights)
+        default_sizes = AnchorGrid.retina_sizes(ResNetFPNBackbone.strides)
+    else:
+        raise ValueError(f"backbone: unknown backbone {backbone!r}; expected one of {BACKBONES}")
+    strides = net.strides
+    sizes = default_sizes if anchor_sizes is None else [list(s) for s in anchor_sizes]
+    if len(sizes) != len(strides):
+        raise ValueError(
+            f"anchor_sizes: {len(sizes)} levels given, but backbone {backbone!r} has {len(strides)} levels "
+            f"(strides {strides})"
+        )
+    grid = AnchorGrid(strides, sizes, anchor_ratios)
+    return MIAODDetector(net, num_classes=num_classes, anchor_grid=grid, tower_depth=tower_depth)

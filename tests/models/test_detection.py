@@ -1,0 +1,450 @@
+"""Invariants of the MI-AOD detector parts (papers/mi_aod.md §3.2, §3.4 a, §4.1, §8.2, §9.1, §9.2)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from cvpapers.models.detection import (
+    AnchorGrid,
+    HeadOutput,
+    MIAODDetector,
+    MIAODHead,
+    ResNetFPNBackbone,
+    assign_targets,
+    box_iou_batched,
+    build_miaod_detector,
+    decode_boxes,
+    encode_boxes,
+)
+
+PAPER_STRIDES = (8, 16, 32, 64, 128)
+PRIOR_BIAS = -math.log(0.99 / 0.01)
+
+
+def _params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def _meta_paper_model(norm: str, extra_from: str) -> MIAODDetector:
+    """The paper-sized detector without real storage: counts only, no 170 MB of random init."""
+    with torch.device("meta"):
+        return build_miaod_detector(
+            "resnet50_fpn", num_classes=20, tower_depth=4, norm=norm, extra_from=extra_from
+        )
+
+
+@pytest.fixture(scope="module")
+def resnet_model() -> MIAODDetector:
+    """One real ResNet-50-FPN detector for the whole module (building one takes ~1 s)."""
+    torch.manual_seed(0)
+    return build_miaod_detector("resnet50_fpn", num_classes=3, tower_depth=1)
+
+
+@pytest.fixture
+def tiny_model() -> MIAODDetector:
+    torch.manual_seed(0)
+    return build_miaod_detector("tiny", num_classes=4)
+
+
+# ------------------------------------------------------------------------------------ §9.1 param counts
+
+
+def test_miaod_head_paper_size_has_exact_param_count() -> None:
+    assert _params(MIAODHead(256, 9, 20, 4)) == 10_768_960
+
+
+@pytest.mark.parametrize(
+    ("extra_from", "norm", "expected"),
+    [("p5", "frozen_bn", 38_092_544), ("p5", "bn", 38_145_664), ("c5", "bn", 42_274_432)],
+)
+def test_paper_detector_has_exact_param_count(extra_from: str, norm: str, expected: int) -> None:
+    model = _meta_paper_model(norm, extra_from)
+    assert _params(model) == expected
+    # frozen parameters (stem + layer1) still count; FrozenBatchNorm2d holds buffers only
+    assert _params(model.head) == 10_768_960
+
+
+def test_torchvision_retinanet_param_count_sanity() -> None:
+    with torch.device("meta"):
+        model = torchvision.models.detection.retinanet_resnet50_fpn(
+            weights=None, weights_backbone=None, num_classes=91
+        )
+    assert _params(model) == 34_068_119
+
+
+def test_tiny_detector_has_about_half_a_million_params(tiny_model: MIAODDetector) -> None:
+    n = _params(tiny_model)
+    print(f"tiny MI-AOD detector: {n:,} parameters")
+    assert 400_000 < n < 600_000
+
+
+# ------------------------------------------------------------------------------------ §9.2 anchors
+
+
+def test_tiny_model_has_1620_anchors_at_96px(tiny_model: MIAODDetector) -> None:
+    assert tiny_model.anchor_grid.num_anchors == 9
+    assert tiny_model.anchor_grid.count((96, 96)) == 1620
+    out = tiny_model(torch.rand(1, 3, 96, 96))
+    assert out.level_sizes == [a.shape[0] for a in tiny_model.anchors((96, 96))] == [1296, 324]
+
+
+def test_paper_anchor_settings_give_116712_anchors_at_1024x608() -> None:
+    grid = AnchorGrid(PAPER_STRIDES, AnchorGrid.retina_sizes(PAPER_STRIDES), (0.5, 1.0, 2.0))
+    assert grid.num_anchors == 9
+    assert grid.count((608, 1024)) == grid.count((1024, 608)) == 116_712
+    sizes = grid.sizes[0]
+    assert sizes == pytest.approx((32.0, 32.0 * 2 ** (1 / 3), 32.0 * 2 ** (2 / 3)))
+
+
+def test_anchor_shapes_follow_ratio_and_size() -> None:
+    grid = AnchorGrid((8,), [[16.0, 32.0]], (0.5, 1.0, 2.0))
+    anchors = grid([(1, 1)])[0]  # the 6 base anchors at location (0, 0), ratio-major
+    w = anchors[:, 2] - anchors[:, 0]
+    h = anchors[:, 3] - anchors[:, 1]
+    ratios = torch.tensor([0.5, 0.5, 1.0, 1.0, 2.0, 2.0])
+    sizes = torch.tensor([16.0, 32.0, 16.0, 32.0, 16.0, 32.0])
+    torch.testing.assert_close(w, sizes / ratios.sqrt())
+    torch.testing.assert_close(h, sizes * ratios.sqrt())
+    torch.testing.assert_close((anchors[:, :2] + anchors[:, 2:]) / 2, torch.zeros(6, 2))  # offset 0
+
+
+def test_anchor_index_i_sits_at_location_i_div_a_in_row_major_order() -> None:
+    grid = AnchorGrid((8, 16), [[10.0, 20.0], [30.0, 40.0]], (0.5, 2.0))
+    a = grid.num_anchors
+    for (h, w), stride, anchors in zip([(3, 5), (2, 3)], grid.strides, grid([(3, 5), (2, 3)]), strict=True):
+        i = torch.arange(anchors.shape[0])
+        loc = i // a
+        centres = (anchors[:, :2] + anchors[:, 2:]) / 2
+        torch.testing.assert_close(centres[:, 0], (loc % w).float() * stride)
+        torch.testing.assert_close(centres[:, 1], (loc // w).float() * stride)
+        # location 0 is centred on (0, 0), so its anchors are the base anchors every location repeats
+        torch.testing.assert_close(anchors - torch.cat([centres, centres], 1), anchors[:a].repeat(h * w, 1))
+
+
+def test_head_reshape_order_matches_anchor_grid_order() -> None:
+    """A regression head that writes (x index, y index, anchor index) of its own location into its
+    outputs: after the head's reshape, row i must describe the anchor the grid put at row i."""
+    grid = AnchorGrid((8, 16), [[10.0, 20.0], [30.0, 40.0]], (0.5, 1.0, 2.0))
+    a = grid.num_anchors
+    head = MIAODHead(2, a, num_classes=3, tower_depth=0)
+    with torch.no_grad():
+        head.f_r.out.weight.zero_()
+        head.f_r.out.bias.zero_()
+        for k in range(a):
+            head.f_r.out.weight[4 * k + 0, 0, 1, 1] = 1.0  # channel 0 of the input = x index
+            head.f_r.out.weight[4 * k + 1, 1, 1, 1] = 1.0  # channel 1 = y index
+            head.f_r.out.bias[4 * k + 2] = float(k)
+    sizes = [(3, 5), (2, 3)]  # non-square, so a transposed order cannot pass
+    feats = []
+    for h, w in sizes:
+        yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+        feats.append(torch.stack([xx, yy])[None].repeat(2, 1, 1, 1))
+    out = head(feats)
+    assert [t.shape for t in out["cls1"]] == [(2, 3 * 5 * a, 3), (2, 2 * 3 * a, 3)]
+    for reg, anchors, stride in zip(out["reg"], grid(sizes), grid.strides, strict=True):
+        centres = (anchors[:, :2] + anchors[:, 2:]) / 2 / stride
+        torch.testing.assert_close(reg[0, :, :2], centres)
+        torch.testing.assert_close(reg[1, :, :2], centres)
+        k = reg[0, :, 2].round().long()
+        torch.testing.assert_close(anchors[:, 2:] - anchors[:, :2], (anchors[:a, 2:] - anchors[:a, :2])[k])
+        torch.testing.assert_close(k, torch.arange(anchors.shape[0]) % a)
+
+
+# ------------------------------------------------------------------------------------ box coding / IoU
+
+
+def _random_boxes(n: int, gen: torch.Generator, max_xy: float = 100.0) -> torch.Tensor:
+    xy = torch.rand(n, 2, generator=gen) * max_xy
+    wh = torch.rand(n, 2, generator=gen) * 50 + 1
+    return torch.cat([xy, xy + wh], dim=1)
+
+
+def test_box_iou_batched_matches_torchvision_and_broadcasts() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a, b = _random_boxes(30, gen), _random_boxes(7, gen)
+    torch.testing.assert_close(box_iou_batched(a, b), torchvision.ops.box_iou(a, b))
+    bb = torch.stack([b, b.flip(0)])
+    iou = box_iou_batched(a, bb)  # anchors (A, 4) against a batch (N, G, 4)
+    assert iou.shape == (2, 30, 7)
+    torch.testing.assert_close(iou[1], torchvision.ops.box_iou(a, b.flip(0)))
+
+
+def test_encode_decode_round_trip() -> None:
+    gen = torch.Generator().manual_seed(1)
+    anchors, boxes = _random_boxes(200, gen), _random_boxes(200, gen)
+    for stds in [(1.0, 1.0, 1.0, 1.0), (0.1, 0.1, 0.2, 0.2)]:
+        deltas = encode_boxes(anchors, boxes, stds)
+        torch.testing.assert_close(decode_boxes(anchors, deltas, stds), boxes, atol=1e-3, rtol=1e-5)
+    torch.testing.assert_close(encode_boxes(anchors, anchors), torch.zeros(200, 4))
+
+
+def test_decode_clamps_log_size_deltas() -> None:
+    anchor = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+    box = decode_boxes(anchor, torch.tensor([[0.0, 0.0, 50.0, -50.0]]))
+    w, h = box[0, 2] - box[0, 0], box[0, 3] - box[0, 1]
+    torch.testing.assert_close(w, torch.tensor(10.0 * 1000 / 16))
+    torch.testing.assert_close(h, torch.tensor(10.0 * 16 / 1000))
+
+
+# ------------------------------------------------------------------------------------ assignment
+
+
+def _hand_made_case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    anchors = torch.tensor(
+        [
+            [0.0, 0.0, 10.0, 10.0],  # 0: equals GT 0
+            [0.0, 0.0, 10.0, 22.0],  # 1: IoU 100/220 = 0.45 with GT 0 -> ignored
+            [100.0, 100.0, 110.0, 110.0],  # 2: IoU 0.3 with GT 1, its best anchor -> low-quality positive
+            [200.0, 200.0, 210.0, 210.0],  # 3: equals the padded box -> still negative
+            [300.0, 300.0, 310.0, 310.0],  # 4: far from everything -> negative
+        ]
+    )
+    gt_boxes = torch.tensor(
+        [
+            [[0.0, 0.0, 10.0, 10.0], [100.0, 100.0, 110.0, 103.0], [200.0, 200.0, 210.0, 210.0]],
+            [[0.0, 0.0, 10.0, 10.0], [100.0, 100.0, 110.0, 110.0], [0.0, 0.0, 0.0, 0.0]],
+        ]
+    )
+    gt_labels = torch.tensor([[2, 1, -1], [-1, -1, -1]])  # image 1: no (valid) GT at all
+    return anchors, gt_boxes, gt_labels
+
+
+def test_assign_targets_hand_made_case() -> None:
+    anchors, gt_boxes, gt_labels = _hand_made_case()
+    t = assign_targets(anchors, gt_boxes, gt_labels, num_classes=3)
+    assert t.labels.shape == (2, 5, 3) and t.deltas.shape == (2, 5, 4)
+    assert t.pos[0].tolist() == [True, False, True, False, False]
+    assert t.valid[0].tolist() == [True, False, True, True, True]
+    assert t.labels[0, 0].tolist() == [0.0, 0.0, 1.0]
+    assert t.labels[0, 2].tolist() == [0.0, 1.0, 0.0]
+    assert t.labels[0, [1, 3, 4]].abs().sum() == 0
+    torch.testing.assert_close(t.deltas[0, 0], torch.zeros(4))
+    torch.testing.assert_close(t.deltas[0, 2], encode_boxes(anchors[2], gt_boxes[0, 1]))
+    assert t.deltas[0, [1, 3, 4]].abs().sum() == 0
+    # padding-only image: every anchor negative
+    assert not t.pos[1].any() and t.valid[1].all() and t.labels[1].abs().sum() == 0
+    assert int(t.num_pos) == 2
+    assert float(t.normalizer) == 3.0  # 2 positives + at least 1 for the empty image
+
+
+def test_assign_targets_low_quality_switch() -> None:
+    anchors, gt_boxes, gt_labels = _hand_made_case()
+    t = assign_targets(anchors, gt_boxes, gt_labels, num_classes=3, low_quality=False)
+    assert t.pos[0].tolist() == [True, False, False, False, False]
+    assert t.valid[0, 2]  # IoU 0.3 < 0.4: plain negative without the low-quality rule
+
+
+def test_assign_targets_low_quality_keeps_all_ties_and_needs_positive_iou() -> None:
+    anchors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [2.0, 0.0, 12.0, 10.0], [-2.0, 0.0, 8.0, 10.0]])
+    gt_boxes = torch.tensor([[[0.0, 0.0, 10.0, 3.0], [500.0, 500.0, 510.0, 510.0]]])
+    t = assign_targets(anchors, gt_boxes, torch.tensor([[0, 1]]), num_classes=2)
+    # anchor 0 alone is best for GT 0 (IoU 0.3); GT 1 overlaps nothing, so it claims no anchor
+    assert t.pos[0].tolist() == [True, False, False]
+    tie = torch.tensor([[[1.0, 0.0, 11.0, 3.0]]])  # anchors 0 and 1 overlap it equally (IoU 27/103)
+    t = assign_targets(anchors, tie, torch.tensor([[1]]), num_classes=2)
+    assert t.pos[0].tolist() == [True, True, False]
+    assert t.labels[0, :2, 1].tolist() == [1.0, 1.0]
+
+
+def test_assign_targets_without_gt_gives_all_negative() -> None:
+    anchors = _random_boxes(20, torch.Generator().manual_seed(2))
+    t = assign_targets(anchors, torch.zeros(3, 0, 4), torch.zeros(3, 0, dtype=torch.long), num_classes=4)
+    assert t.labels.shape == (3, 20, 4) and t.deltas.shape == (3, 20, 4)
+    assert t.valid.all() and not t.pos.any() and int(t.num_pos) == 0
+    assert t.labels.abs().sum() == 0 and t.deltas.abs().sum() == 0
+
+
+def test_assign_targets_batched_equals_per_image() -> None:
+    gen = torch.Generator().manual_seed(3)
+    grid = AnchorGrid((8, 16), [[16.0, 20.0, 25.0], [32.0, 40.0, 50.0]], (0.5, 1.0, 2.0))
+    anchors = torch.cat(grid(grid.feature_sizes((96, 96))))
+    counts = [3, 0, 5, 1]
+    g = max(counts)
+    boxes = torch.zeros(len(counts), g, 4)
+    labels = torch.full((len(counts), g), -1)
+    for i, c in enumerate(counts):
+        boxes[i, :c] = _random_boxes(c, gen, max_xy=60.0)
+        labels[i, :c] = torch.randint(0, 4, (c,), generator=gen)
+    batched = assign_targets(anchors, boxes, labels, num_classes=4)
+    total = 0
+    for i, c in enumerate(counts):
+        single = assign_targets(anchors, boxes[i : i + 1, :c], labels[i : i + 1, :c], num_classes=4)
+        for name in ("labels", "valid", "pos", "deltas"):
+            torch.testing.assert_close(getattr(batched, name)[i], getattr(single, name)[0])
+        total += int(single.num_pos)
+    assert int(batched.num_pos) == total > 0
+
+
+# ------------------------------------------------------------------------------------ head / detector
+
+
+def test_head_init_follows_the_focal_prior_and_f1_f2_differ() -> None:
+    torch.manual_seed(0)
+    head = MIAODHead(32, 9, 4, tower_depth=2)
+    for subnet in (head.f1, head.f2, head.f_mil):
+        torch.testing.assert_close(subnet.out.bias, torch.full((36,), PRIOR_BIAS))
+        assert subnet.out.weight.std().item() == pytest.approx(0.01, rel=0.1)
+    assert head.f_r.out.bias.abs().max() == 0
+    assert head.f1.tower[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
+    assert head.f_mil.tower[0].weight.std().item() > 0.02  # PyTorch default init, not re-initialised
+    assert not torch.equal(head.f1.out.weight, head.f2.out.weight)
+    assert not torch.equal(head.f1.tower[0].weight, head.f2.tower[0].weight)
+
+
+def test_head_output_cat_and_level_sizes(tiny_model: MIAODDetector) -> None:
+    out = tiny_model(torch.rand(2, 3, 64, 64))
+    assert isinstance(out, HeadOutput)
+    assert out.level_sizes == [8 * 8 * 9, 4 * 4 * 9]
+    assert out.cat("cls1").shape == out.cat("cls2").shape == out.cat("mil").shape == (2, 720, 4)
+    assert out.cat("reg").shape == (2, 720, 4)
+
+
+def test_modules_by_role_cover_every_parameter_once(tiny_model: MIAODDetector) -> None:
+    roles = tiny_model.modules_by_role()
+    assert set(roles) == {"g", "f1", "f2", "f_mil", "f_r"}
+    assert roles["f1"] is tiny_model.head.f1 and roles["g"] is tiny_model.backbone
+    ids = [id(p) for m in roles.values() for p in m.parameters()]
+    assert len(ids) == len(set(ids)) == len(list(tiny_model.parameters()))
+
+
+def _check_detections(
+    dets: list[dict[str, torch.Tensor]], hw: tuple[int, int], thr: float, max_dets: int
+) -> None:
+    h, w = hw
+    for d in dets:
+        boxes, scores, labels = d["boxes"], d["scores"], d["labels"]
+        assert boxes.shape == (scores.shape[0], 4) and labels.shape == scores.shape
+        assert scores.shape[0] <= max_dets
+        assert (scores >= thr).all()
+        assert (boxes[:, 0::2] >= 0).all() and (boxes[:, 0::2] <= w).all()
+        assert (boxes[:, 1::2] >= 0).all() and (boxes[:, 1::2] <= h).all()
+        assert (scores[:-1] >= scores[1:]).all()
+
+
+def test_detect_outputs_are_valid_and_score_heads_differ(tiny_model: MIAODDetector) -> None:
+    with torch.no_grad():  # a detector that fires: scores ≈ 0.5 everywhere, so NMS and max_dets act
+        tiny_model.head.f1.out.bias.zero_()
+        tiny_model.head.f2.out.bias.zero_()
+    model = tiny_model.eval()
+    images = torch.rand(2, 3, 96, 96)
+    dets = model.detect(images, score_thr=0.3, max_dets=50)
+    assert len(dets) == 2 and all(d["scores"].numel() == 50 for d in dets)
+    _check_detections(dets, (96, 96), 0.3, 50)
+    assert all(((d["labels"] >= 0) & (d["labels"] < 4)).all() for d in dets)
+    mean = model.detect(images, score_thr=0.3, max_dets=50, score_head="mean")
+    _check_detections(mean, (96, 96), 0.3, 50)
+    assert not torch.allclose(dets[0]["scores"], mean[0]["scores"])
+    # one forward pass reused: same as detect
+    again = model.detect_from(model(images), (96, 96), score_thr=0.3, max_dets=50)
+    for a, b in zip(dets, again, strict=True):
+        for key in ("boxes", "scores", "labels"):
+            torch.testing.assert_close(a[key], b[key])
+    # a batch gives the per-image results
+    single = model.detect(images[1:], score_thr=0.3, max_dets=50)[0]
+    torch.testing.assert_close(single["scores"], dets[1]["scores"], atol=1e-5, rtol=1e-5)
+
+
+def test_detect_with_random_init_model_respects_thresholds(tiny_model: MIAODDetector) -> None:
+    model = tiny_model.eval()
+    dets = model.detect(torch.rand(3, 3, 96, 96))  # prior 0.01 < 0.05: nothing to report
+    assert [d["boxes"].shape for d in dets] == [(0, 4)] * 3
+    dets = model.detect(torch.rand(3, 3, 96, 96), score_thr=0.005, max_dets=7, pre_nms_top=20)
+    _check_detections(dets, (96, 96), 0.005, 7)
+    with pytest.raises(ValueError, match="score_head"):
+        model.detect(torch.rand(1, 3, 96, 96), score_head="f2")
+
+
+def test_tiny_detector_trains_end_to_end_after_detect(tiny_model: MIAODDetector) -> None:
+    images = torch.rand(2, 3, 96, 96)
+    tiny_model.eval().detect(images)  # fills the anchor cache inside inference mode
+    out = tiny_model.train()(images)
+    anchors = torch.cat(tiny_model.anchors(images))
+    t = assign_targets(anchors, torch.tensor([[[10.0, 10.0, 40.0, 40.0]]] * 2), torch.tensor([[1], [2]]), 4)
+    cls = out.cat("cls1")
+    loss = torchvision.ops.sigmoid_focal_loss(cls[t.valid], t.labels[t.valid], reduction="sum")
+    loss = (loss + (out.cat("reg") - t.deltas).abs()[t.pos].sum()) / t.normalizer
+    boxes = decode_boxes(anchors[None], out.cat("reg"))  # e.g. an IoU-style loss: anchors in autograd
+    loss = loss + 0.0 * boxes.sum()
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert tiny_model.head.f1.out.weight.grad is not None
+    assert tiny_model.backbone.stage1[0][0].weight.grad is not None
+
+
+# ------------------------------------------------------------------------------------ builder
+
+
+def test_builder_rejects_unknown_backbone_and_mismatched_anchor_levels() -> None:
+    with pytest.raises(ValueError, match="backbone"):
+        build_miaod_detector("vgg16")
+    with pytest.raises(ValueError, match="anchor_sizes"):
+        build_miaod_detector("tiny", anchor_sizes=[[16.0], [32.0], [64.0]])
+    with pytest.raises(ValueError, match="anchor_sizes"), torch.device("meta"):
+        build_miaod_detector("resnet50_fpn", anchor_sizes=[[16.0], [32.0]])
+
+
+def test_builder_paper_defaults_use_retina_anchor_sizes() -> None:
+    model = _meta_paper_model("bn", "c5")
+    assert model.anchor_grid.strides == PAPER_STRIDES
+    assert model.anchor_grid.sizes[4] == pytest.approx((512.0, 512.0 * 2 ** (1 / 3), 512.0 * 2 ** (2 / 3)))
+    assert model.backbone.out_channels == 256
+    assert isinstance(model.backbone, ResNetFPNBackbone)
+
+
+# ------------------------------------------------------------------------------------ ResNet path
+
+
+def test_resnet_bn_stays_in_eval_and_frozen_stages_do_not_train(resnet_model: MIAODDetector) -> None:
+    resnet_model.train()
+    bns = [m for m in resnet_model.backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == 53
+    assert all(not m.training for m in bns)
+    assert resnet_model.head.training and resnet_model.backbone.fpn.training
+    body = resnet_model.backbone.body
+    for frozen in (body.conv1, body.bn1, body.layer1):
+        assert all(not p.requires_grad for p in frozen.parameters())
+    for trained in (body.layer2, body.layer4, resnet_model.backbone.fpn):
+        assert all(p.requires_grad for p in trained.parameters())
+    assert all(m.weight.requires_grad for m in body.layer2.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+def test_resnet_forward_gives_p3_to_p7_matching_the_anchors(resnet_model: MIAODDetector) -> None:
+    images = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        feats = resnet_model.eval().backbone(images)
+        out = resnet_model(images)
+    assert [tuple(f.shape[-2:]) for f in feats] == [(8, 8), (4, 4), (2, 2), (1, 1), (1, 1)]
+    assert all(f.shape[1] == 256 for f in feats)
+    assert out.level_sizes == [a.shape[0] for a in resnet_model.anchors(images)]
+
+
+def test_resnet_load_weights_from_a_torchvision_state_dict(
+    resnet_model: MIAODDetector, tmp_path: Path
+) -> None:
+    torch.manual_seed(1)
+    reference = torchvision.models.resnet50(
+        weights=None
+    ).state_dict()  # includes fc.* and num_batches_tracked
+    path = tmp_path / "resnet50.pth"
+    torch.save(reference, path)
+    resnet_model.backbone.load_weights(path)
+    body = resnet_model.backbone.body.state_dict()
+    torch.testing.assert_close(body["layer3.2.conv2.weight"], reference["layer3.2.conv2.weight"])
+    torch.testing.assert_close(body["bn1.running_var"], reference["bn1.running_var"])
+    frozen = ResNetFPNBackbone(norm="frozen_bn")  # FrozenBatchNorm2d has no num_batches_tracked
+    frozen.load_weights(path)
+    torch.testing.assert_close(frozen.body.layer4[0].bn3.weight, reference["layer4.0.bn3.weight"])
+
+    bad = tmp_path / "not_a_resnet.pth"
+    torch.save({"conv1.weight": reference["conv1.weight"], "head.weight": torch.zeros(3)}, bad)
+    with pytest.raises(ValueError, match="not_a_resnet.pth") as err:
+        resnet_model.backbone.load_weights(bad)
+    assert "missing keys" in str(err.value) and "head.weight" in str(err.value)
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+        resnet_model.backbone.load_weights(tmp_path / "nowhere.pth")
