@@ -127,3 +127,112 @@ def segmentation_panels(columns: Mapping[str, np.ndarray], n: int = 4, title: st
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    # Tensors (any device) without importing torch here: plots stay importable without it.
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def detection_grid(
+    images: np.ndarray,
+    panels: Sequence[Mapping[str, Any]],
+    class_names: Sequence[str],
+    ncols: int = 4,
+    title: str = "",
+) -> Any:
+    """One panel per image (uint8 N×H×W×3) with its boxes, ``ncols`` panels a row, 2 inches each.
+
+    ``panels[i]`` may hold ``gt_boxes`` (G, 4) xyxy with ``gt_labels`` (G,) — solid green rectangles —,
+    predictions ``boxes`` (K, 4) xyxy with ``labels`` (K,) and optional ``scores`` (K,) — dashed, one
+    colour per class, text "name 0.87" —, and a ``caption`` written under the image (e.g.
+    ``"U=0.031 · hard"``). Every key is optional; numpy arrays or tensors. Only N axes are kept.
+    """
+    plt = _plt()
+    from matplotlib.patches import Rectangle
+
+    n = len(images)
+    if len(panels) != n:
+        raise ValueError(f"{n} images but {len(panels)} panels")
+    cols = max(1, min(int(ncols), n))
+    rows = max(1, -(-n // cols))
+    # A caption line needs ~0.2 in per row; without it tight_layout squeezes it under the next row.
+    caption_h = 0.2 if any(p.get("caption") for p in panels) else 0.0
+    height = (2.0 + caption_h) * rows + (0.3 if title else 0.0)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, height), squeeze=False)
+    tab10 = plt.get_cmap("tab10")
+    palette = [tab10(i) for i in (0, 1, 3, 4, 5, 6, 7, 8, 9)]  # tab10 without its green: green means GT
+
+    def name(c: int) -> str:
+        return class_names[c] if 0 <= c < len(class_names) else str(c)
+
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
+            fig.delaxes(ax)  # so fig.axes are exactly the N image panels
+            continue
+        panel = panels[k]
+        ax.imshow(images[k], interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        gt = _as_numpy(panel.get("gt_boxes", np.zeros((0, 4)))).reshape(-1, 4)
+        for x1, y1, x2, y2 in gt.tolist():
+            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="limegreen",
+                                   linewidth=1.2, linestyle="-"))
+        boxes = _as_numpy(panel.get("boxes", np.zeros((0, 4)))).reshape(-1, 4)
+        labels = _as_numpy(panel.get("labels", np.zeros(len(boxes), dtype=np.int64))).reshape(-1)
+        scores = panel.get("scores")
+        scores = None if scores is None else _as_numpy(scores).reshape(-1)
+        for j, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+            c = int(labels[j])
+            colour = palette[c % len(palette)]
+            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour,
+                                   linewidth=1.0, linestyle="--"))
+            text = name(c) if scores is None else f"{name(c)} {float(scores[j]):.2f}"
+            # Inside the box's top-left corner, so boxes at the image's top edge keep their text.
+            ax.text(x1, y1, text, fontsize=5, color="white", va="top", ha="left", clip_on=True,
+                    bbox={"facecolor": colour, "alpha": 0.7, "pad": 0.5, "linewidth": 0})
+        if panel.get("caption"):
+            ax.set_xlabel(str(panel["caption"]), fontsize=6, labelpad=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def histograms(groups: Mapping[str, np.ndarray], xlabel: str, bins: int = 40, title: str = "") -> Any:
+    """Overlaid density histograms of a few groups of values on shared bins (e.g. uncertainties by set)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    present = {k: np.asarray(v, dtype=np.float64) for k, v in groups.items() if len(v)}
+    if present:
+        values = np.concatenate(list(present.values()))
+        edges = np.histogram_bin_edges(values, bins=bins)
+        for name, v in present.items():
+            ax.hist(v, bins=edges, alpha=0.5, density=True, label=f"{name} (n={len(v)})")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def xy_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str,
+              title: str = "") -> Any:
+    """One line per series with its own x values (e.g. mAP against the labelled fraction per arm)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o", ms=4, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
