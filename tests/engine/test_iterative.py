@@ -36,3 +36,16 @@ def test_batches_depend_only_on_their_position() -> None:
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     first = next(iter(IterationBatches(_draw, 5, seed=4).batches(2)))[0]
     assert not torch.equal(first, next(iter(a.batches(2)))[0]), "another seed, another stream"
+
+
+def test_alternating_draws_take_turns_by_global_iteration_across_chunks() -> None:
+    source = IterationBatches((lambda g: "labelled", lambda g: "unlabelled"), 4, seed=0)
+    seen = [b for chunk in range(3) for b in source.batches(chunk)]
+    assert seen == ["labelled", "unlabelled"] * 6
+
+
+def test_step_milestones_drop_the_lr_at_the_given_iteration() -> None:
+    model = nn.Linear(4, 2)
+    result = train_iterations(model, _draw, _step, stage="toy", iters=60, eval_every=20, lr=1e-2,
+                             device=torch.device("cpu"), seed=0, schedule="step", milestones=[40])
+    assert [round(h["lr"], 6) for h in result.history] == [1e-2, 1e-2, 1e-3]

@@ -23,6 +23,16 @@ def active_run_id() -> str | None:
     return run.info.run_id if run is not None else None
 
 
+def parent_run_id() -> str | None:
+    """The run of the whole ``kedro run`` when called inside a node's child run (else the active run)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        return None
+    return run.data.tags.get("mlflow.parentRunId") or run.info.run_id
+
+
 def _finite_items(metrics: Mapping[str, Any]) -> Iterable[tuple[str, float]]:
     for key, value in metrics.items():
         if isinstance(value, bool):
