@@ -41,3 +41,12 @@ def plain_conv(
     conv = nn.Conv2d(in_channels, out_kept, kernel_size, stride=stride, padding=padding, bias=bias)
     conv.out_full = out_full  # type: ignore[attr-defined]  # lets pruning baselines see the original width
     return conv
+
+
+def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3×3 conv (no bias) → BatchNorm → ReLU, the unit of the small CPU backbones."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )

@@ -37,6 +37,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from cvpapers.engine.checkpoint import safe_load
+from cvpapers.models.convs import conv_bn_relu
 
 __all__ = [
     "AnchorGrid",
@@ -279,14 +280,6 @@ def assign_targets(
 # --------------------------------------------------------------------------------------------------
 
 
-def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
 class TinyRetinaBackbone(nn.Module):
     """CPU-sized backbone + FPN-lite of the embedded benchmark (§8.2).
 
@@ -302,7 +295,7 @@ class TinyRetinaBackbone(nn.Module):
         stages = []
         cin = 3
         for w in widths:
-            stages.append(nn.Sequential(_conv_bn_relu(cin, w, stride=2), _conv_bn_relu(w, w)))
+            stages.append(nn.Sequential(conv_bn_relu(cin, w, stride=2), conv_bn_relu(w, w)))
             cin = w
         self.stage1, self.stage2, self.stage3, self.stage4 = stages
         self.lateral3 = nn.Conv2d(widths[2], fpn_channels, 1)

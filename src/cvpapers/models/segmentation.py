@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cvpapers.models.convs import conv_bn_relu
+
 __all__ = [
     "ASPPSum",
     "DeepLabV2ResNet",
@@ -98,14 +100,6 @@ class ASPPSum(nn.Module):
 # --------------------------------------------------------------------------------------------------
 
 
-def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
 class _TinyResBlock(nn.Module):
     """conv3×3-BN-ReLU-conv3×3-BN + shortcut, ReLU; both 3×3 convs dilated (stride 1, size kept).
 
@@ -163,7 +157,7 @@ class TinyDeepLabV2(nn.Module):
             )
         w1, w2, w3, w4 = (int(w) for w in widths)
         self.num_classes = int(num_classes)
-        self.stem = nn.Sequential(_conv_bn_relu(3, w1, stride=2), _conv_bn_relu(w1, w2, stride=2))
+        self.stem = nn.Sequential(conv_bn_relu(3, w1, stride=2), conv_bn_relu(w1, w2, stride=2))
         self.layer1 = _TinyResBlock(w2, w2, dilation=1)
         self.layer2 = _TinyResBlock(w2, w3, dilation=2)
         self.layer3 = _TinyResBlock(w3, w4, dilation=4)
