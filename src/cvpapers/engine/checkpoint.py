@@ -67,5 +67,7 @@ def data_digest(*arrays: Any) -> str:
 
     h = hashlib.sha1()
     for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(memoryview(a).cast("B") if a.dtype.kind not in "OU" else a.tobytes())  # no copy of big sets
     return h.hexdigest()
