@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 # Registered pipeline name -> the pipeline package (and parameter key) it belongs to.
 VARIANTS = {"__default__": "ssda_dual_mix", "ssda_dual_mix_paper": "ssda_dual_mix",
-            "ssda_dual_mix_paper_synthia": "ssda_dual_mix", "fhdrnet_raw": "fhdrnet"}
+            "ssda_dual_mix_paper_synthia": "ssda_dual_mix", "fhdrnet_raw": "fhdrnet",
+            "mi_aod_ablation": "mi_aod", "mi_aod_paper": "mi_aod"}
 # Pipelines that include another's nodes and so must validate its parameters too.
 INCLUDES = {"ssda_dual_mix": ["da_benchmark"]}
 

@@ -17,6 +17,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     import cvpapers.pipelines as package
     from cvpapers.pipelines.fhdrnet import DOMAINS
     from cvpapers.pipelines.fhdrnet.pipeline import create_pipeline as fhdrnet
+    from cvpapers.pipelines.mi_aod import VARIANTS as MI_AOD
+    from cvpapers.pipelines.mi_aod.pipeline import create_pipeline as mi_aod
     from cvpapers.pipelines.ssda_dual_mix import ROUNDS
     from cvpapers.pipelines.ssda_dual_mix.pipeline import create_pipeline as ddm
 
@@ -31,6 +33,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     # FHDRNet on RGB (Kalantari-like) and on Bayer RAW: the same nodes, two experiments.
     for name, domain in DOMAINS.items():
         pipelines[name] = fhdrnet(domain=domain)
+    # MI-AOD's active-learning cycles are unrolled: 5 embedded (+ the selection ablation arm), 7 on VOC.
+    for name, (cycles, ablation) in MI_AOD.items():
+        pipelines[name] = mi_aod(cycles=cycles, ablation=ablation)
     # No implicit "run everything": `kedro run` without --pipelines runs the flagship.
     pipelines["__default__"] = pipelines[FLAGSHIP]
     return pipelines

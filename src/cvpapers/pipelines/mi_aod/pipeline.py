@@ -1,0 +1,59 @@
+"""MI-AOD as a DAG (spec §3.8, §7): data → X_L0 → for each cycle c, for each arm: a fresh detector trained
+on X_L (+ X_U), evaluated on the test set → the next X_L by the arm's selection → comparison and claims.
+
+Cycles are unrolled (namespace ``cycle_<c>`` in kedro-viz); their number is fixed per registered
+pipeline because Kedro builds the DAG before it reads parameters.
+"""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from cvpapers.pipelines.mi_aod import nodes
+
+P = "params:mi_aod"
+D = "mi_aod"
+
+
+def _bind(func, **kwargs):
+    return update_wrapper(partial(func, **kwargs), func)
+
+
+def _plan(arm: str, c: int) -> str:
+    return f"{D}.labelled_c0_plan" if c == 0 else f"{D}.{arm}_labelled_c{c}_plan"
+
+
+def _cycle(arm: str, c: int, cycles: int) -> list:
+    ckpt, metrics = f"{D}.{arm}_c{c}_checkpoint", f"{D}.{arm}_c{c}_metrics"
+    data = {"pool": f"{D}.pool_arrays", "plan": _plan(arm, c), "params": P}
+    out = [node(_bind(nodes.train_and_evaluate, arm=arm, cycle=c), {**data, "test": f"{D}.test_arrays"},
+                [ckpt, metrics, f"{D}.{arm}_c{c}_detections_plot"], name=f"train_{arm}", namespace=f"cycle_{c}")]
+    if c == cycles - 1:  # no selection after the last cycle
+        return out
+    selection = f"{D}.{arm}_select_c{c}_metrics"
+    if nodes.ARM_SELECTION[arm] == "uncertainty":
+        out.append(node(_bind(nodes.select_by_uncertainty, arm=arm, cycle=c), {**data, "checkpoint": ckpt},
+                        [_plan(arm, c + 1), selection, f"{D}.{arm}_c{c}_uncertainty_plot",
+                         f"{D}.{arm}_c{c}_selected_plot"], name=f"select_{arm}", namespace=f"cycle_{c}"))
+    else:
+        out.append(node(_bind(nodes.select_at_random, arm=arm, cycle=c), data, [_plan(arm, c + 1), selection],
+                        name=f"select_{arm}", namespace=f"cycle_{c}"))
+    return out
+
+
+def create_pipeline(cycles: int = 5, ablation: bool = False, **kwargs) -> Pipeline:
+    arms = ("miaod", "random", "miaod_trainonly") if ablation else ("miaod", "random")
+    data = [
+        node(nodes.prepare_detection_data, P,
+             [f"{D}.manifest", f"{D}.pool_arrays", f"{D}.test_arrays", f"{D}.data_metrics", f"{D}.pool_samples_plot"],
+             name="prepare_detection_data"),
+        node(_bind(nodes.make_initial_split, cycles=cycles), [f"{D}.pool_arrays", P],
+             [f"{D}.labelled_c0_plan", f"{D}.split_metrics"], name="make_initial_split"),
+    ]
+    loop = [n for c in range(cycles) for arm in arms for n in _cycle(arm, c, cycles)]
+    results = {f"{arm}_c{c}": f"{D}.{arm}_c{c}_metrics" for arm in arms for c in range(cycles)}
+    results.update({f"{arm}_select_c{c}": f"{D}.{arm}_select_c{c}_metrics" for arm in arms for c in range(cycles - 1)})
+    report = [node(_bind(nodes.compare_arms, arms=arms, cycles=cycles), {"params": P, **results},
+                   [f"{D}.comparison_table", f"{D}.per_class_ap_table", f"{D}.map_curve_plot", f"{D}.claims_metrics"],
+                   name="compare_arms")]
+    return pipeline(data + loop + report, tags=D)

@@ -1,0 +1,239 @@
+"""One active-learning cycle's training (spec §3.5): the stage schedule with its freezing rules, a fresh
+optimiser per stage, alternating labelled/unlabelled steps, and the losses each stage uses; plus the
+test-set evaluation and the pool scoring that selection needs.
+
+Code order (default): A label-set → R × [B min (f1, f2 frozen) → C max (only f1, f2 train) → D label-set].
+Paper order: A → R × [max (g frozen) → min (f_r, f1, f2 frozen) → D]. The Random arm runs the same
+stages with the same optimiser resets and labelled steps, but every stage is label-set training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cvpapers.pipelines.mi_aod.losses import (
+    detection_loss,
+    image_cls_loss,
+    image_labels,
+    mil_weights,
+    plain_discrepancy,
+    pseudo_image_labels,
+    weighted_discrepancy,
+)
+from cvpapers.pipelines.mi_aod.selection import anchor_uncertainty, image_uncertainty
+
+ROLES = ("g", "f_r", "f1", "f2", "f_mil")
+Arrays = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str                       # e.g. "B1_min"; names the curves and the resume checkpoint
+    kind: str                       # label | min | max
+    iters: int                      # labelled steps (min/max stages add as many unlabelled steps)
+    trainable: tuple[str, ...]      # roles whose parameters the stage's optimiser holds
+    labelled: tuple[str, ...]       # loss terms of a labelled step: det, imgcls
+    unlabelled: tuple[str, ...] = ()  # loss terms of an unlabelled step: dis, dis_minus, imgcls
+    lr_drop_at: int | None = None   # iteration of the ×0.1 step (the final label-set stage only)
+
+    @property
+    def alternating(self) -> bool:
+        return bool(self.unlabelled)
+
+
+def miaod_stages(iters_label_first: int, outer_loops: int, iters_minmax: int, iters_label: int,
+                 lr_drop_last_fraction: float, order: str = "code", with_unlabelled: bool = True) -> list[Stage]:
+    """The cycle's stages. ``with_unlabelled=False`` gives the Random arm's schedule: the same stages,
+    labelled steps and lr drop, but min/max stages become label-set training of all parameters."""
+    label = dict(trainable=ROLES, labelled=("det", "imgcls"))
+    if order == "code":
+        minmax = [("min", dict(trainable=("g", "f_r", "f_mil"), labelled=("det", "imgcls"), unlabelled=("dis", "imgcls"))),
+                  ("max", dict(trainable=("f1", "f2"), labelled=("det",), unlabelled=("dis_minus",)))]
+    elif order == "paper":
+        minmax = [("max", dict(trainable=("f_r", "f1", "f2", "f_mil"), labelled=("det", "imgcls"),
+                               unlabelled=("dis_minus", "imgcls"))),
+                  ("min", dict(trainable=("g", "f_mil"), labelled=("det", "imgcls"), unlabelled=("dis", "imgcls")))]
+    else:
+        raise ValueError(f"stage_order: unknown '{order}' (allowed: code, paper)")
+    stages = [Stage("A_label", "label", iters_label_first, **label)]
+    for r in range(1, outer_loops + 1):
+        for letter, (kind, spec) in zip("BC", minmax, strict=True):
+            if with_unlabelled:
+                stages.append(Stage(f"{letter}{r}_{kind}", kind, iters_minmax, **spec))
+            else:
+                stages.append(Stage(f"{letter}{r}_label", "label", iters_minmax, **label))
+        last = r == outer_loops
+        drop = iters_label - round(lr_drop_last_fraction * iters_label) if last else None
+        stages.append(Stage(f"D{r}_label", "label", iters_label, **label,
+                            lr_drop_at=drop if drop is not None and 0 < drop < iters_label else None))
+    return stages
+
+
+def set_trainable(model: nn.Module, roles: tuple[str, ...], base: Mapping[str, bool]) -> None:
+    """requires_grad per role; parameters frozen by construction (``base``: ResNet stem/layer1) stay frozen.
+
+    A frozen role's BatchNorm layers keep their running statistics too (momentum 0): a frozen g must not
+    drift through the max stage's forward passes (the official ResNet keeps BN in eval mode throughout)."""
+    owner = {id(p): role for role, m in model.modules_by_role().items() for p in m.parameters()}
+    for name, p in model.named_parameters():
+        p.requires_grad_(base[name] and owner.get(id(p)) in roles)
+    for role, module in model.modules_by_role().items():
+        for bn in module.modules():
+            if isinstance(bn, nn.modules.batchnorm._BatchNorm):
+                if not hasattr(bn, "_cvpapers_momentum"):
+                    bn._cvpapers_momentum = bn.momentum
+                bn.momentum = bn._cvpapers_momentum if role in roles else 0.0
+
+
+# ------------------------------------------------------------------------------------------------
+# batches
+# ------------------------------------------------------------------------------------------------
+
+
+def batch_draw(data: Arrays, indices: np.ndarray, batch_size: int, flip_prob: float, unlabelled: bool,
+               ) -> Callable[[torch.Generator], dict[str, Any]]:
+    """Random batches of the images ``indices`` with horizontal flips. An unlabelled batch carries the
+    explicit flag and no boxes: its annotations are never read (the code overwrote them with −1, pitfall 6)."""
+    idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+    images = torch.from_numpy(np.ascontiguousarray(data["images"]))
+    boxes = torch.from_numpy(data["boxes"]).float()
+    # Difficult objects are not training targets (spec §5): they become padding.
+    labels = torch.from_numpy(np.where(data["difficult"], -1, data["labels"])).long()
+    width = images.shape[2]
+
+    def draw(g: torch.Generator) -> dict[str, Any]:
+        n = len(idx)
+        pick = idx[torch.randperm(n, generator=g)[:batch_size]] if n >= batch_size \
+            else idx[torch.randint(0, n, (batch_size,), generator=g)]
+        x = images[pick].permute(0, 3, 1, 2).float().div_(255)
+        flip = torch.rand(len(pick), generator=g) < flip_prob
+        x[flip] = x[flip].flip(-1)
+        if unlabelled:
+            return {"images": x, "unlabelled": True}
+        b = boxes[pick].clone()
+        b[flip] = torch.stack([width - b[flip][..., 2], b[flip][..., 1], width - b[flip][..., 0], b[flip][..., 3]], -1)
+        return {"images": x, "boxes": b, "labels": labels[pick], "unlabelled": False}
+
+    return draw
+
+
+# ------------------------------------------------------------------------------------------------
+# steps
+# ------------------------------------------------------------------------------------------------
+
+
+def make_step(model: nn.Module, stage: Stage, num_classes: int, lam: float, pseudo_thr: float,
+              mil_mode: str, focal_norm: str) -> Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]:
+    """The step of one stage: the labelled or the unlabelled loss of that stage, by the batch's flag."""
+    from cvpapers.models.detection import assign_targets
+
+    def step(m: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        out = m(batch["images"])
+        terms: dict[str, torch.Tensor] = {}
+        stats: dict[str, float] = {}
+        if batch["unlabelled"]:
+            weights, score = mil_weights(out.cls1, out.cls2, out.mil, mil_mode)
+            if "dis" in stage.unlabelled:
+                terms["l_dis"] = weighted_discrepancy(out.cls1, out.cls2, weights, lam)
+            if "dis_minus" in stage.unlabelled:
+                terms["l_dis_minus"] = weighted_discrepancy(out.cls1, out.cls2, weights, lam, maximise=True)
+            if "imgcls" in stage.unlabelled:
+                pseudo, has_positive = pseudo_image_labels(out.cls1, out.cls2, pseudo_thr)
+                terms["l_imgcls_u"] = image_cls_loss(score, pseudo, has_positive.all())
+                stats["pseudo_positive_images"] = float(has_positive.float().mean())
+            stats["discrepancy_u"] = float(plain_discrepancy(out.cls1, out.cls2))
+            # Alternating stages have as many unlabelled as labelled steps; counting only the labelled
+            # ones in "n" makes every key the mean over the steps that produced it.
+            stats["n"] = 0.0
+        else:
+            t = assign_targets(torch.cat(model.anchors(batch["images"]), 0), batch["boxes"], batch["labels"],
+                               num_classes)
+            terms["l_det_cls"], terms["l_det_loc"] = detection_loss(out.cat("cls1"), out.cat("cls2"), out.cat("reg"),
+                                                                    t.labels, t.valid, t.pos, t.deltas, focal_norm)
+            if "imgcls" in stage.labelled:
+                _, score = mil_weights(out.cls1, out.cls2, out.mil, mil_mode)
+                terms["l_imgcls"] = image_cls_loss(score, image_labels(batch["labels"], num_classes))
+            stats["positives_per_image"] = float(t.pos.sum()) / len(t.pos)
+            stats["n"] = 1.0
+        loss = sum(terms.values())
+        stats.update({k: float(v.detach()) for k, v in terms.items()})
+        stats["loss"] = float(loss.detach())
+        return loss, stats
+
+    return step
+
+
+def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable, unlabelled_draw: Callable | None,
+                *, num_classes: int, train: Any, miaod: Any, mil_mode: str, device: torch.device, seed: int,
+                checkpoint_dir: str | Path | None, resume: bool, fingerprint: dict[str, Any],
+                ) -> list[dict[str, float]]:
+    """Run the stages in order, each with its own freezing and a fresh optimiser over its trainable
+    parameters; returns one summary per stage (its last chunk's averages)."""
+    from cvpapers.engine.iterative import train_iterations
+    from cvpapers.engine.seeding import derive_seed
+
+    base = {name: p.requires_grad for name, p in model.named_parameters()}
+    summaries = []
+    try:
+        for stage in stages:
+            set_trainable(model, stage.trainable, base)
+            steps = stage.iters * (2 if stage.alternating else 1)
+            if stage.alternating and unlabelled_draw is None:
+                raise ValueError(f"stage {stage.name} needs unlabelled images")
+            drop = stage.lr_drop_at
+            # Chunks end where the lr drops, so the scheduler (counting chunks) steps exactly there.
+            chunk = math.gcd(steps, drop) if drop else steps
+            result = train_iterations(
+                model, (labelled_draw, unlabelled_draw) if stage.alternating else labelled_draw,
+                make_step(model, stage, num_classes, miaod.param_lambda, miaod.pseudo_label_thr, mil_mode,
+                          train.focal_norm),
+                stage=stage.name, iters=steps, eval_every=chunk, lr=train.lr, device=device,
+                seed=derive_seed(seed, stage.name), optimizer=train.optimizer, momentum=train.momentum,
+                weight_decay=train.weight_decay, schedule="step", milestones=[drop] if drop else [],
+                grad_clip=train.grad_clip_norm, log_prefix=stage.name,
+                checkpoint_path=Path(checkpoint_dir) / f"{stage.name}.pt" if checkpoint_dir else None,
+                resume=resume, fingerprint={**fingerprint, "stage": stage.name},
+            )
+            summaries.append({"stage": stage.name, **result.last})
+    finally:
+        set_trainable(model, ROLES, base)
+    return summaries
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation and pool scoring (one forward pass gives detections and uncertainties)
+# ------------------------------------------------------------------------------------------------
+
+
+def _image_batches(images: np.ndarray, batch: int, device: torch.device):
+    for s in range(0, len(images), batch):
+        yield s, torch.from_numpy(images[s:s + batch]).to(device).permute(0, 3, 1, 2).float().div_(255)
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch: int = 32, k_top: int | None = None,
+            norm: str = "l2", detect: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Detections (``detect`` = kwargs of ``detect_from``) and/or image uncertainties U (``k_top``) of a set."""
+    model.eval()
+    dets: list[dict[str, np.ndarray]] = []
+    scores: list[torch.Tensor] = []
+    hw = images.shape[1:3]
+    for _, x in _image_batches(images, batch, device):
+        # float32, not bf16: near the prior (z ≈ −4.6) bf16 would quantise σ to about the size of the
+        # f1/f2 gaps that rank the images
+        out = model(x)
+        if detect is not None:
+            for d in model.detect_from(out, hw, **detect):
+                dets.append({k: v.float().cpu().numpy() if v.is_floating_point() else v.cpu().numpy()
+                             for k, v in d.items()})
+        if k_top is not None:
+            scores.append(image_uncertainty(anchor_uncertainty(out.cat("cls1"), out.cat("cls2"), norm), k_top).cpu())
+    return {"detections": dets, "uncertainty": torch.cat(scores).double().numpy() if scores else None}

@@ -1,0 +1,122 @@
+"""MI-AOD's nodes on their own: the VOC source, the protected embedded folder, the comparison."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cvpapers.pipelines.mi_aod import nodes
+
+
+def _devkit(root: Path) -> Path:
+    """A miniature VOC07 + VOC12 devkit written from generated images (the real layout)."""
+    from cvpapers.data.detection_shapes import CLASS_NAMES, generate_shapes_det
+    from cvpapers.data.voc import VOC_CLASSES, write_voc
+
+    names = {i: VOC_CLASSES.index(n) for i, n in enumerate(("person", "car", "dog", "cat"))}
+    assert len(names) == len(CLASS_NAMES)
+    for year, split, n, seed, fmt in (("VOC2007", "trainval", 6, 0, "{:06d}"), ("VOC2012", "trainval", 4, 1, "2008_{:06d}"),
+                                      ("VOC2007", "test", 3, 2, "{:06d}")):
+        data = generate_shapes_det(n, seed, {"easy": 1.0}, image_size=64)
+        data["labels"] = np.where(data["labels"] >= 0, np.vectorize(names.get)(np.maximum(data["labels"], 0)), -1)
+        offset = 100 if split == "test" else 0
+        data["image_id"] = np.asarray([fmt.format(i + offset) for i in range(n)])
+        write_voc(root, data, VOC_CLASSES, year, split, image_ext="jpg")
+    return root
+
+
+def test_voc_source_reads_pool_in_voc07_then_voc12_order_with_unknown_regimes(tmp_path: Path) -> None:
+    root = _devkit(tmp_path / "VOCdevkit")
+    manifest, pool, test, metrics, fig = nodes.prepare_detection_data(
+        {"data": {"source": "voc", "voc_root": str(root), "image_size": 64}})
+    assert len(pool["images"]) == 10 and len(test["images"]) == 3
+    assert list(manifest[manifest.split == "pool"]["year"]) == ["VOC2007"] * 6 + ["VOC2012"] * 4
+    assert (pool["regime"] == -1).all() and len(pool["class_names"]) == 20
+    assert "data/pool_hard_fraction" not in metrics and metrics["data/pool_class/person"] > 0
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_embedded_data_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    year = tmp_path / "VOCdevkit" / "VOC2007"
+    year.mkdir(parents=True)
+    (year / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="was not written by this pipeline"):
+        nodes.prepare_detection_data({"data": {"embedded_root": str(tmp_path / "VOCdevkit"), "pool_size": 8,
+                                               "test_size": 2, "image_size": 32}})
+    assert (year / "mine.txt").read_text() == "keep me"
+
+
+def test_embedded_data_is_rewritten_identically_on_a_second_run(tmp_path: Path) -> None:
+    params = {"data": {"embedded_root": str(tmp_path / "VOCdevkit"), "pool_size": 8, "test_size": 2, "image_size": 32}}
+    first = nodes.prepare_detection_data(params)[1]
+    second = nodes.prepare_detection_data(params)[1]
+    for key in ("images", "boxes", "labels", "regime"):
+        assert np.array_equal(first[key], second[key]), key
+
+
+def _cycle_metrics(arm: str, maps: list[float], hard: list[int]) -> dict[str, dict[str, float]]:
+    out = {}
+    for c, m in enumerate(maps):
+        out[f"{arm}_c{c}"] = {f"{arm}/c{c}/mAP50": m, f"{arm}/c{c}/labelled": 10.0 * (c + 1),
+                              f"{arm}/c{c}/labelled_fraction": 0.1 * (c + 1), f"{arm}/c{c}/ap/circle": m}
+    for c, h in enumerate(hard):
+        out[f"{arm}_select_c{c}"] = {f"{arm}/select_c{c}/selected": 10.0, f"{arm}/select_c{c}/hard_selected": float(h),
+                                     f"{arm}/select_c{c}/hard_base_rate": 0.4}
+    return out
+
+
+def test_claims_are_the_mean_gap_of_the_last_three_cycles_and_the_hard_selection_ratio() -> None:
+    results = {**_cycle_metrics("miaod", [10, 20, 30, 40, 50], [8, 8, 6, 6]),
+               **_cycle_metrics("random", [10, 18, 25, 37, 44], [4, 4, 4, 4])}
+    table, per_class, fig, claims = nodes.compare_arms({}, ("miaod", "random"), 5, **results)
+    assert claims["claim/map_gap_last3"] == pytest.approx((5 + 3 + 6) / 3)
+    assert claims["claim/hard_selection_ratio"] == pytest.approx(28 / 40 / 0.4)
+    assert claims["compare/hard_selection_ratio_random"] == pytest.approx(1.0)
+    assert claims["claim/claim_holds"] == 1.0
+    assert table["gap (MI-AOD − Random)"].tolist() == [0, 2, 5, 3, 6]
+    assert len(per_class) == 10
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_without_regime_tags_the_claim_rests_on_the_map_gap_alone() -> None:
+    results = {**_cycle_metrics("miaod", [10, 20, 30], []), **_cycle_metrics("random", [12, 21, 31], [])}
+    *_, claims = nodes.compare_arms({}, ("miaod", "random"), 3, **results)
+    assert "claim/hard_selection_ratio" not in claims and claims["claim/claim_holds"] == 0.0
+    assert math.isclose(claims["claim/map_gap_last3"], -4 / 3)
+
+
+def test_the_paper_configuration_trains_and_selects_on_a_voc_devkit(tmp_path: Path) -> None:
+    """The paper path in miniature: VOC devkit, RetinaNet R50-FPN with 4-conv towers, SGD, epoch budget,
+    11-point AP; one tiny cycle and a selection."""
+    import matplotlib.pyplot as plt
+    import yaml
+
+    from tests.conftest import REPO
+
+    paper = yaml.safe_load((REPO / "conf/paper/parameters_mi_aod.yml").read_text())["mi_aod"]
+    root = _devkit(tmp_path / "VOCdevkit")
+    params = {**paper, "data": {**paper["data"], "voc_root": str(root), "image_size": 64},
+              "model": {**paper["model"], "backbone_weights": None},
+              "al": {"initial_fraction": 0.2, "select_fraction": 0.2},
+              "train": {**paper["train"], "iters_label_first": 1, "iters_minmax": 1, "iters_label": 1, "outer_loops": 1},
+              "checkpoint_dir": str(tmp_path / "state"), "eval": {**paper["eval"], "batch_size": 2}}
+    _, pool, test, _, fig = nodes.prepare_detection_data(params)
+    plt.close(fig)
+    plan, _ = nodes.make_initial_split(pool, params, cycles=2)
+    ckpt, metrics, fig = nodes.train_and_evaluate(pool, test, plan, params, "miaod", 0)
+    plt.close(fig)
+    assert ckpt["config"]["backbone"] == "resnet50_fpn" and 0 <= metrics["miaod/c0/mAP50"] <= 100
+    # epoch budget: 2 labelled images at batch 2 → one iteration per pass, so each stage ran its passes
+    assert sorted(p.stem for p in (tmp_path / "state" / "miaod_c0").glob("*.pt")) == ["A_label", "B1_min", "C1_max",
+                                                                                    "D1_label"]
+    nxt, sel, *figs = nodes.select_by_uncertainty(ckpt, pool, plan, params, "miaod", 0)
+    for f in figs:
+        plt.close(f)
+    assert len(nxt["selected"]) == 2 and not set(nxt["selected"]) & set(plan["labelled"])
