@@ -5,7 +5,8 @@
 
 Each row is a real `kedro run --pipelines <pipeline> --params <pipeline>.seed=N,…` (its own MLflow run).
 Columns: every method's score from the pipeline's `results.csv` (its first numeric column: top-1 for dcff,
-mIoU for ssda_dual_mix), its `claim/*` metrics and the run's wall time. The table goes to
+mIoU for ssda_dual_mix; for mi_aod each arm's mAP at the last cycle), its `claim/*` metrics and the run's
+wall time. The table goes to
 data/08_reporting/<pipeline>/benchmark_seeds[_<tag>].{csv,md} and is printed.
 """
 
@@ -44,12 +45,18 @@ def main() -> None:
         wall = time.perf_counter() - t0
         report = {k: v for f in out.glob("*_metrics.json") for k, v in json.loads(f.read_text()).items()
                   if k.startswith("claim/") and isinstance(v, int | float)}
-        table = pd.read_csv(out / "results.csv")
-        score = table.select_dtypes("number").columns[0]
+        scores = {}
+        if (out / "results.csv").is_file():  # one row per method (dcff, ssda_dual_mix, fhdrnet)
+            table = pd.read_csv(out / "results.csv")
+            score = table.select_dtypes("number").columns[0]
+            scores = {str(m): float(v) for m, v in zip(table.iloc[:, 0], table[score], strict=True)}
+        elif (out / "comparison.csv").is_file():  # one row per active-learning cycle (mi_aod): the last
+            last = pd.read_csv(out / "comparison.csv").iloc[-1]
+            scores = {f"last cycle {k}": float(v) for k, v in last.items() if "mAP" in str(k)}
         rows.append({
             "setting": args.tag or (args.params or "default"),
             "seed": seed,
-            **{str(m): float(v) for m, v in zip(table.iloc[:, 0], table[score], strict=True)},
+            **scores,
             **{k.split("/", 1)[1]: round(v, 2) for k, v in report.items() if k.startswith("claim/")},
             "run_wall_s": round(wall, 1),
         })
