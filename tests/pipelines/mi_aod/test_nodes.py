@@ -120,3 +120,24 @@ def test_the_paper_configuration_trains_and_selects_on_a_voc_devkit(tmp_path: Pa
     for f in figs:
         plt.close(f)
     assert len(nxt["selected"]) == 2 and not set(nxt["selected"]) & set(plan["labelled"])
+
+
+def test_a_killed_cycle_resumes_from_its_last_finished_stage_with_identical_results(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+    import torch
+
+    params = {"data": {"embedded_root": str(tmp_path / "VOCdevkit"), "pool_size": 16, "test_size": 4, "image_size": 32},
+              "al": {"initial_fraction": 0.25, "select_fraction": 0.25}, "checkpoint_dir": str(tmp_path / "state"),
+              "train": {"batch_size": 2, "iters_label_first": 2, "outer_loops": 1, "iters_minmax": 2, "iters_label": 3}}
+    _, pool, test, _, fig = nodes.prepare_detection_data(params)
+    plt.close(fig)
+    plan, _ = nodes.make_initial_split(pool, params, cycles=2)
+    first, m1, fig = nodes.train_and_evaluate(pool, test, plan, params, "miaod", 0)
+    plt.close(fig)
+    (tmp_path / "state" / "miaod_c0" / "D1_label.pt").unlink()  # killed during the last stage
+    again, m2, fig = nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True}, "miaod", 0)
+    plt.close(fig)
+    assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
+    assert m1["miaod/c0/mAP50"] == m2["miaod/c0/mAP50"]
+    with pytest.raises(ValueError, match="cannot resume"):  # other settings: refused, naming the difference
+        nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True, "miaod": {"param_lambda": 0.1}}, "miaod", 0)
