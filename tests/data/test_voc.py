@@ -175,9 +175,15 @@ def test_unknown_class_names_xml_class_and_allowed_names(tmp_path: Path) -> None
 
 
 def test_malformed_box_names_the_xml(tmp_path: Path) -> None:
-    _write_by_hand(tmp_path, "VOC2007", "000003", np.zeros((8, 8, 3), np.uint8), [("dog", 5, 1, 5, 4, 0)])
+    _write_by_hand(tmp_path, "VOC2007", "000003", np.zeros((8, 8, 3), np.uint8), [("dog", 5, 1, 4, 4, 0)])
     with pytest.raises(ValueError, match=r"000003\.xml: malformed box of 'dog'"):
         read_voc(tmp_path, [("VOC2007", "trainval")])
+
+
+def test_a_one_pixel_wide_box_is_valid_in_inclusive_coordinates(tmp_path: Path) -> None:
+    _write_by_hand(tmp_path, "VOC2007", "000005", np.zeros((8, 8, 3), np.uint8), [("dog", 5, 1, 5, 4, 0)])
+    (record,) = read_voc(tmp_path, [("VOC2007", "trainval")])
+    assert record.boxes.tolist() == [[4, 0, 5, 4]]
 
 
 def test_image_size_disagreeing_with_annotation_is_reported(tmp_path: Path) -> None:

@@ -186,10 +186,11 @@ def _parse_xml(
         xmin, ymin, xmax, ymax = (
             float(_child_text(bndbox, t, xml_path)) for t in ("xmin", "ymin", "xmax", "ymax")
         )
-        if xmax <= xmin or ymax <= ymin:
+        # Inclusive 1-based corners: xmax == xmin is a valid one-pixel-wide box.
+        if xmax < xmin or ymax < ymin:
             raise ValueError(
                 f"{xml_path}: malformed box of {name!r}: xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g} "
-                "(need xmax > xmin and ymax > ymin)"
+                "(need xmax >= xmin and ymax >= ymin)"
             )
         diff = obj.find("difficult")
         boxes.append((xmin - 1, ymin - 1, xmax, ymax))
