@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,41 @@ def data_digest(*arrays: Any) -> str:
         h.update(str((a.dtype.str, a.shape)).encode())
         h.update(memoryview(a).cast("B") if a.dtype.kind not in "OU" else a.tobytes())  # no copy of big sets
     return h.hexdigest()
+
+
+def read_state_dict(path: str | Path, what: str = "state dict") -> dict[str, torch.Tensor]:
+    """A local weights file as a flat state dict (``weights_only`` load; nothing is downloaded).
+
+    Accepts a plain state dict or one nested under ``state_dict``/``model`` (training scripts save both).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    raw = safe_load(path)
+    for nest in ("state_dict", "model"):
+        if isinstance(raw, dict) and isinstance(raw.get(nest), dict):
+            raw = raw[nest]
+    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+        raise ValueError(f"{path}: expected a {what} of tensors, got {type(raw).__name__}")
+    return raw
+
+
+def load_state_checked(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
+                       optional: Callable[[str], bool] = lambda k: k.endswith("num_batches_tracked")) -> None:
+    """Load ``state`` into ``module`` only if every key matches in name and shape (``optional`` keys may be
+    absent or extra); otherwise raise ``ValueError`` naming ``source`` and the keys, because a silently
+    half-loaded backbone trains to plausible but wrong numbers."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state and not optional(k)]
+    unexpected = [k for k in state if k not in own and not optional(k)]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+             if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        parts = [f"cannot load {source}:"]
+        for name, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong)):
+            if keys:
+                keys = sorted(keys)
+                more = f" … (+{len(keys) - 12} more)" if len(keys) > 12 else ""
+                parts.append(f"{name} ({len(keys)}): {', '.join(keys[:12])}{more}")
+        raise ValueError("\n  ".join(parts))
+    module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)

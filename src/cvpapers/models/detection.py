@@ -36,7 +36,6 @@ from torchvision.ops import FeaturePyramidNetwork, batched_nms
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from cvpapers.engine.checkpoint import safe_load
 from cvpapers.models.convs import conv_bn_relu
 
 __all__ = [
@@ -403,40 +402,12 @@ class ResNetFPNBackbone(nn.Module):
         Anything else missing, unexpected or mis-shaped raises ``ValueError`` naming the file and keys:
         a half-loaded backbone trains to plausible but wrong numbers.
         """
-        path = Path(path)
-        raw = safe_load(path)
-        for nest in ("state_dict", "model"):
-            if isinstance(raw, dict) and isinstance(raw.get(nest), dict):
-                raw = raw[nest]
-        if not isinstance(raw, dict) or not all(isinstance(v, Tensor) for v in raw.values()):
-            raise ValueError(f"{path}: expected a ResNet-50 state dict of tensors, got {type(raw).__name__}")
+        from cvpapers.engine.checkpoint import load_state_checked, read_state_dict
+
+        raw = read_state_dict(path, "ResNet-50 state dict")
         state = {k.removeprefix("module."): v for k, v in raw.items()}
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        own = self.body.state_dict()
-
-        def optional(k: str) -> bool:
-            return k.endswith("num_batches_tracked")
-
-        missing = [k for k in own if k not in state and not optional(k)]
-        unexpected = [k for k in state if k not in own and not optional(k)]
-        wrong = [
-            f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-            for k in own
-            if k in state and state[k].shape != own[k].shape
-        ]
-        if missing or unexpected or wrong:
-            parts = [f"cannot load ResNet-50 weights from {path}:"]
-            for what, keys in (
-                ("missing keys", missing),
-                ("unexpected keys", unexpected),
-                ("shape mismatches", wrong),
-            ):
-                if keys:
-                    shown = ", ".join(keys[:8]) + (f", ... (+{len(keys) - 8})" if len(keys) > 8 else "")
-                    parts.append(f"{what} ({len(keys)}): {shown}")
-            raise ValueError("\n  ".join(parts))
-        state = {k: v for k, v in state.items() if k in own}
-        self.body.load_state_dict(state, strict=False)
+        load_state_checked(self.body, state, f"ResNet-50 weights from {path}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -327,12 +327,6 @@ def _clean_backbone_state(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _short(keys: Sequence[str], limit: int = 12) -> str:
-    keys = sorted(keys)
-    more = f" … (+{len(keys) - limit} more)" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
-
-
 def load_backbone_weights(backbone: nn.Module, weights_path: str | Path) -> None:
     """Load a local state dict into ``backbone`` (``torch.load(weights_only=True)``; nothing downloaded).
 
@@ -342,34 +336,11 @@ def load_backbone_weights(backbone: nn.Module, weights_path: str | Path) -> None
     Anything else missing, unexpected or of the wrong shape raises ``ValueError`` naming the file and
     the keys, because a silently half-loaded backbone trains to plausible but wrong numbers.
     """
+    from cvpapers.engine.checkpoint import load_state_checked, read_state_dict
+
     path = Path(weights_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"backbone weights file not found: {path}")
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-    for nest in ("state_dict", "model"):
-        if isinstance(raw, dict) and isinstance(raw.get(nest), dict):
-            raw = raw[nest]
-    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
-        raise ValueError(f"{path}: expected a state dict of tensors, got {type(raw).__name__}")
-    state = _clean_backbone_state(raw)
-    own = backbone.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in own]
-    wrong = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own
-        if k in state and state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or wrong:
-        parts = [f"cannot load backbone weights from {path}:"]
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {_short(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {_short(unexpected)}")
-        if wrong:
-            parts.append(f"shape mismatches ({len(wrong)}): {_short(wrong)}")
-        raise ValueError("\n  ".join(parts))
-    backbone.load_state_dict(state, strict=False)
+    state = _clean_backbone_state(read_state_dict(path, "backbone weights"))
+    load_state_checked(backbone, state, f"backbone weights from {path}")
 
 
 def deeplabv2_resnet101(
