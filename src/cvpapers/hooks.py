@@ -17,7 +17,6 @@ kedro-mlflow (registered by entry point) opens one MLflow run per ``kedro run`` 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import subprocess
@@ -29,37 +28,18 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
+from cvpapers import registry
 from cvpapers.engine import tracking
+from cvpapers.engine.device import resolve_device, set_cpu_threads
 
 log = logging.getLogger(__name__)
 
-# Registered pipeline name -> the pipeline package (and parameter key) it belongs to.
-VARIANTS = {"__default__": "ssda_dual_mix", "ssda_dual_mix_paper": "ssda_dual_mix",
-            "ssda_dual_mix_paper_synthia": "ssda_dual_mix", "fhdrnet_raw": "fhdrnet",
-            "mi_aod_ablation": "mi_aod", "mi_aod_paper": "mi_aod"}
-# Pipelines that include another's nodes and so must validate its parameters too.
-INCLUDES = {"ssda_dual_mix": ["da_benchmark"]}
-
-
-def _pipeline_names(run_params: dict[str, Any]) -> list[str]:
+def _requested(run_params: dict[str, Any]) -> list[str]:
+    """The registered names of this run (``__default__`` resolved to the flagship)."""
     names = run_params.get("pipeline_names") or run_params.get("pipeline_name") or ["__default__"]
     if isinstance(names, str):
         names = [names]
-    return [VARIANTS.get(n, n) for n in names]
-
-
-def _pipeline_module(name: str, sub: str) -> Any | None:
-    """The pipeline's ``config`` (or package) module, or None when that pipeline has none.
-
-    Only the absence of that very module is tolerated: an import error inside it must surface, not
-    silently skip the validation."""
-    module = f"cvpapers.pipelines.{name}.{sub}" if sub != "__init__" else f"cvpapers.pipelines.{name}"
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name is not None and module.startswith(err.name):
-            return None
-        raise
+    return [registry.resolve(n).name for n in names]
 
 
 def _git_commit(project_path: Path) -> tuple[str, bool]:
@@ -87,26 +67,18 @@ class PipelineSetupHook:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        names = _pipeline_names(run_params)
+        names = _requested(run_params)
         params = self._context.params if self._context is not None else {}
-        to_check = dict.fromkeys(n for requested in names for n in [*INCLUDES.get(requested, []), requested])
-        for name in to_check:
-            config = _pipeline_module(name, "config")
-            if config is not None:
-                validated = config.validate(params.get(name))
-                if hasattr(config, "preflight"):
-                    config.preflight(validated)
-                from cvpapers.engine.device import set_cpu_threads
-
-                set_cpu_threads(getattr(validated, "cpu_threads", None))
+        for declaration in registry.declarations_to_validate(names):
+            validated = declaration.validate(params.get(declaration.name))
+            if declaration.preflight is not None:
+                declaration.preflight(validated)
+            set_cpu_threads(getattr(validated, "cpu_threads", None))
         mlflow_config = getattr(self._context, "mlflow", None)
         if mlflow_config is not None:
-            # One experiment per pipeline, so the MLflow UI compares runs of one paper.
-            # Variants (ssda_dual_mix_paper) get their own experiment: their runs are not comparable.
-            requested = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
-            mlflow_config.tracking.experiment.name = "+".join(
-                VARIANTS["__default__"] if n == "__default__" else n for n in requested
-            )
+            # One experiment per registered pipeline, so the MLflow UI compares runs of one paper;
+            # a variant (mi_aod_paper) gets its own: its runs are not comparable with the embedded ones.
+            mlflow_config.tracking.experiment.name = "+".join(names)
             mlflow_config._set_experiment()
 
 
@@ -197,16 +169,15 @@ class NodeRunTrackingHook:
         self._parent_id = tracking.active_run_id()
         if self._parent_id is None:
             return
-        names = _pipeline_names(run_params)
+        names = _requested(run_params)
         sha, dirty = _git_commit(self._project_path)
         tags: dict[str, Any] = {"pipeline": "+".join(names), "git_commit": sha, "git_dirty": dirty}
         for name in names:
-            pkg = _pipeline_module(name, "__init__")
-            p = self._params.get(name) or {}
-            tags["paper_arxiv"] = getattr(pkg, "ARXIV_ID", "")
-            tags["data_source"] = (p.get("data") or {}).get("source", "") or p.get("data_source", "")
-            from cvpapers.engine.device import resolve_device
-
+            declaration = registry.resolve(name).declaration
+            p = self._params.get(declaration.name) or {}
+            tags["paper_arxiv"] = declaration.arxiv
+            tags["paper_title"] = declaration.title
+            tags["data_source"] = (p.get("data") or {}).get("source", "")
             tags["device"] = str(resolve_device(p.get("device", "auto")))
         tags["kedro_env"] = run_params.get("env") or "local"
         tracking.set_tags(tags, run_id=self._parent_id)
@@ -221,6 +192,7 @@ class NodeRunTrackingHook:
         mlflow.start_run(run_name=node.name, nested=True, tags={"kedro_node": node.name})
         self._child_open = True
         self._pending = set(node.outputs)
+        tracking.enter_node(node.name)
         self._t0 = time.perf_counter()
         self._rss = _PeakRss().start()
         try:
@@ -233,6 +205,12 @@ class NodeRunTrackingHook:
 
     @hook_impl
     def after_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        returned: dict[str, float] = {}
+        for name, value in outputs.items():
+            if name.endswith("metrics") and isinstance(value, dict):
+                checked = tracking.check_metrics(value, f"node '{node.name}', output '{name}'")
+                returned.update({tracking.metric_key(k, node.name): v for k, v in checked.items()})
+        tracking.enter_node(None)
         if not self._child_open:
             return
         stats = {"node/wall_time_s": time.perf_counter() - self._t0}
@@ -243,10 +221,6 @@ class NodeRunTrackingHook:
 
         if torch.cuda.is_available():
             stats["node/peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        returned: dict[str, float] = {}
-        for name, value in outputs.items():
-            if name.endswith("metrics") and isinstance(value, dict):
-                returned.update(value)
         tracking.log_metrics({**stats, **returned})
         # The parent run carries each node's final numbers too, so the experiment table compares runs.
         tracking.log_metrics(
@@ -268,6 +242,7 @@ class NodeRunTrackingHook:
         if self._rss is not None:
             self._rss.stop()
             self._rss = None
+        tracking.enter_node(None)
         self._close_child(status="FAILED")
 
     @hook_impl

@@ -42,13 +42,27 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
-def model_checkpoint(model: torch.nn.Module | dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, Any]:
+def builder_path(builder: Callable[..., torch.nn.Module]) -> str:
+    """``"module:function"`` of a model builder, as a checkpoint stores it."""
+    return f"{builder.__module__}:{builder.__qualname__}"
+
+
+def model_checkpoint(
+    model: torch.nn.Module | dict[str, torch.Tensor],
+    config: dict[str, Any],
+    builder: Callable[..., torch.nn.Module] | None = None,
+) -> dict[str, Any]:
+    """A model checkpoint; with ``builder`` (called as ``builder(**config)``) :func:`rebuild_model` gives the
+    module back from the file alone."""
     state = model.state_dict() if isinstance(model, torch.nn.Module) else model
-    return {
+    ckpt = {
         "format": MODEL_FORMAT,
         "config": dict(config),
         "state_dict": {k: v.detach().cpu() for k, v in state.items()},
     }
+    if builder is not None:
+        ckpt["builder"] = builder_path(builder)
+    return ckpt
 
 
 def check_model_checkpoint(ckpt: Any, source: str = "checkpoint") -> dict[str, Any]:
@@ -58,6 +72,30 @@ def check_model_checkpoint(ckpt: Any, source: str = "checkpoint") -> dict[str, A
             "'config' and 'state_dict')"
         )
     return ckpt
+
+
+def rebuild_model(ckpt: Any, source: str = "checkpoint", *, weights: str = "state_dict",
+                  **overrides: Any) -> torch.nn.Module:
+    """The one way to get a module back from a model checkpoint: ``builder(**config, **overrides)`` with the
+    checkpoint's weights (``weights`` names another state dict stored beside it, e.g. the best epoch's).
+
+    Only builders inside the ``cvpapers`` package are imported, so a checkpoint cannot name arbitrary code.
+    """
+    import importlib
+
+    ckpt = check_model_checkpoint(ckpt, source)
+    path = ckpt.get("builder")
+    if not isinstance(path, str) or ":" not in path or not path.startswith("cvpapers."):
+        raise ValueError(f"{source} names no cvpapers model builder (got {path!r}); re-create it with "
+                         "model_checkpoint(model, config, builder)")
+    module, name = path.split(":")
+    builder = importlib.import_module(module)
+    for part in name.split("."):
+        builder = getattr(builder, part)
+    model = builder(**{**ckpt["config"], **overrides})
+    state = ckpt[weights] if weights == "state_dict" else ckpt[weights]["state_dict"]
+    load_state_checked(model, state, source)
+    return model
 
 
 def data_digest(*arrays: Any) -> str:

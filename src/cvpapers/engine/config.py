@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 M = TypeVar("M", bound="StrictModel")
 
@@ -55,3 +55,27 @@ def validate_params(model: type[M], values: Any, prefix: str) -> M:
         raise ParameterError(
             f"Invalid parameters for '{prefix}' ({len(lines)} problem(s)):\n" + "\n".join(lines)
         ) from None
+
+
+class RunParams(StrictModel):
+    """The run fields every pipeline's parameters start with; a pipeline overrides a default (its paper's
+    seed) by re-declaring the field.
+
+    ``checkpoint_dir`` may name ``{pipeline}``: it becomes the registered pipeline being run, so a variant
+    (``mi_aod_paper``) never resumes from, or overwrites, another variant's train state.
+    """
+
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    cpu_threads: int = Field(1, ge=0)  # torch intra-op threads on CPU; 0 = torch's default
+    resume: bool = False
+    checkpoint_dir: str = "data/06_models/{pipeline}/train_state"
+
+
+def check_device_available(device: str, key: str) -> None:
+    """A ``cuda`` device on a machine without CUDA fails before any node, naming the key."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError(f"{key}: '{device}' but CUDA is not available; use 'auto' or 'cpu'")

@@ -14,6 +14,34 @@ from pathlib import Path
 from typing import Any
 
 _MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+# Run-level keys keep their own prefix; every other metric is filed under the node that produced it.
+RUN_LEVEL_PREFIXES = ("claim/", "compare/")
+_current_node: str | None = None
+
+
+def enter_node(name: str | None) -> None:
+    """Called by the project hook around each node: metric keys logged meanwhile get ``<name>/``."""
+    global _current_node
+    _current_node = name
+
+
+def metric_key(key: str, node: str | None = None) -> str:
+    """``key`` under the node's name (``train_dcff/top1``; by default the running node, none outside a
+    Kedro run); ``claim/…``, ``compare/…`` and keys already under the node are kept as given."""
+    node = node if node is not None else _current_node
+    if node is None or key.startswith(RUN_LEVEL_PREFIXES) or key.startswith(f"{node}/"):
+        return key
+    return f"{node}/{key}"
+
+
+def check_metrics(metrics: Mapping[str, Any], where: str) -> dict[str, float]:
+    """A node's metrics dict holds numbers only (NaN allowed, it is skipped when logged): anything else is
+    a bug in the node, named here rather than dropped silently."""
+    bad = {k: type(v).__name__ for k, v in metrics.items()
+           if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int | float)}
+    if bad:
+        raise TypeError(f"{where}: a metrics dict holds floats only; not floats: {bad}")
+    return {k: float(v) for k, v in metrics.items()}
 
 
 def active_run_id() -> str | None:
@@ -73,7 +101,7 @@ class MetricLogger:
         self._rows: list[tuple[str, float, int]] = []
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
-        self._rows.extend((self.prefix + k, v, step) for k, v in _finite_items(metrics))
+        self._rows.extend((metric_key(self.prefix + k), v, step) for k, v in _finite_items(metrics))
 
     def flush(self) -> None:
         rows, self._rows = self._rows, []

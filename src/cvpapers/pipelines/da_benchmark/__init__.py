@@ -1,13 +1,13 @@
 """The shared street-scene benchmark of the domain-adaptation pipelines (``papers/da_benchmark.md``)."""
 
-from typing import Any
+from cvpapers.declaration import Declaration
+from cvpapers.pipelines.da_benchmark.config import DaBenchmarkParams
 
-ARXIV_ID = ""
-
-
-def __getattr__(name: str) -> Any:
-    if name == "create_pipeline":
-        from cvpapers.pipelines.da_benchmark.pipeline import create_pipeline
-
-        return create_pipeline
-    raise AttributeError(name)
+DECLARATION = Declaration(
+    name="da_benchmark",
+    title="Street scenes in several styles: the embedded benchmark of the DA pipelines",
+    arxiv="",
+    family="benchmark / DA segmentation",
+    schema=DaBenchmarkParams,
+    builder="cvpapers.pipelines.da_benchmark.pipeline:create_pipeline",
+)

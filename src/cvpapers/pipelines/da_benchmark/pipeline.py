@@ -13,5 +13,5 @@ GENERATE = node(
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(name: str = "da_benchmark") -> Pipeline:
     return pipeline([GENERATE], tags="da_benchmark")

@@ -1,17 +1,19 @@
 """DCFF: Training Compact CNNs for Image Classification using Dynamic-coded Filter Fusion (arXiv 2107.06916).
 
-``fusion.py`` and ``training.py`` are plain PyTorch; ``create_pipeline`` is resolved lazily so that
-using the algorithm as a library does not import Kedro.
+``fusion.py`` and ``training.py`` are plain PyTorch; the Kedro DAG (``pipeline.py``) is imported only when
+the pipeline is built, so using the algorithm as a library does not import Kedro.
 """
 
-from typing import Any
+from cvpapers.declaration import Declaration
+from cvpapers.pipelines.dcff.config import DcffParams, preflight
 
-ARXIV_ID = "2107.06916"
-
-
-def __getattr__(name: str) -> Any:
-    if name == "create_pipeline":
-        from cvpapers.pipelines.dcff.pipeline import create_pipeline
-
-        return create_pipeline
-    raise AttributeError(name)
+DECLARATION = Declaration(
+    name="dcff",
+    title="Training Compact CNNs for Image Classification using Dynamic-coded Filter Fusion",
+    arxiv="2107.06916",
+    family="compression / classification",
+    schema=DcffParams,
+    builder="cvpapers.pipelines.dcff.pipeline:create_pipeline",
+    preflight=preflight,
+    base_envs=("base", "smoke", "benchmark", "paper", "paper_imagenet"),
+)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cvpapers.engine.config import StrictModel, validate_params
+from cvpapers.engine.config import RunParams, StrictModel, validate_params
 
 
 class DataConfig(StrictModel):
@@ -107,12 +107,8 @@ class BaselinesConfig(StrictModel):
     full: bool = False
 
 
-class DcffParams(StrictModel):
+class DcffParams(RunParams):
     seed: int = Field(0, ge=0)
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
-    cpu_threads: int = Field(1, ge=0)  # 0 = torch's default
-    resume: bool = False
-    checkpoint_dir: str = "data/06_models/dcff/train_state"
     report_best_epoch: bool = True
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()

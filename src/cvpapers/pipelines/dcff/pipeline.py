@@ -15,41 +15,43 @@ _TRAIN_RUN = {
     "checkpoint_dir": "params:dcff.checkpoint_dir",
     "report_best_epoch": "params:dcff.report_best_epoch",
 }
-_DATA = {"manifest": "dcff.manifest", "plan": "dcff.arch_plan", "data": "params:dcff.data", "train": "params:dcff.train"}
+def _data(d: str) -> dict[str, str]:
+    return {"manifest": f"{d}.manifest", "plan": f"{d}.arch_plan", "data": "params:dcff.data", "train": "params:dcff.train"}
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(name: str = "dcff") -> Pipeline:
+    d = name  # datasets are named after the registered pipeline
     method = [
         node(nodes.prepare_data, "params:dcff.data",
-             ["dcff.manifest", "dcff.data_metrics", "dcff.samples_plot"], name="prepare_data"),
-        node(nodes.plan_architecture, ["dcff.manifest", "params:dcff.model", "params:dcff.data"],
-             ["dcff.arch_plan", "dcff.plan_metrics", "dcff.widths_table"], name="plan_architecture"),
-        node(nodes.train_dcff, {**_DATA, "fusion": "params:dcff.fusion", **_TRAIN_RUN},
-             ["dcff.fused_checkpoint", "dcff.selection_log", "dcff.train_metrics", "dcff.selection_heatmap_plot"],
+             [f"{d}.manifest", f"{d}.data_metrics", f"{d}.samples_plot"], name="prepare_data"),
+        node(nodes.plan_architecture, [f"{d}.manifest", "params:dcff.model", "params:dcff.data"],
+             [f"{d}.arch_plan", f"{d}.plan_metrics", f"{d}.widths_table"], name="plan_architecture"),
+        node(nodes.train_dcff, {**_data(d), "fusion": "params:dcff.fusion", **_TRAIN_RUN},
+             [f"{d}.fused_checkpoint", f"{d}.selection_log", f"{d}.train_metrics", f"{d}.selection_heatmap_plot"],
              name="train_dcff"),
         node(nodes.export_compact,
-             {"fused_checkpoint": "dcff.fused_checkpoint", **_DATA, **_RUN},
-             ["dcff.compact_checkpoint", "dcff.export_metrics"], name="export_compact"),
+             {"fused_checkpoint": f"{d}.fused_checkpoint", **_data(d), **_RUN},
+             [f"{d}.compact_checkpoint", f"{d}.export_metrics"], name="export_compact"),
         node(nodes.evaluate_compact,
-             {"compact_checkpoint": "dcff.compact_checkpoint", "manifest": "dcff.manifest",
+             {"compact_checkpoint": f"{d}.compact_checkpoint", "manifest": f"{d}.manifest",
               "data": "params:dcff.data", "train": "params:dcff.train", **_RUN,
               "report_best_epoch": "params:dcff.report_best_epoch"},
-             "dcff.compact_metrics", name="evaluate_compact"),
+             f"{d}.compact_metrics", name="evaluate_compact"),
     ]
     baselines = [
-        node(nodes.train_baseline_l1, {**_DATA, "baselines": "params:dcff.baselines", **_TRAIN_RUN},
-             ["dcff.l1_checkpoint", "dcff.l1_metrics"], name="train_baseline_l1"),
-        node(nodes.train_baseline_scratch, {**_DATA, "baselines": "params:dcff.baselines", **_TRAIN_RUN},
-             "dcff.scratch_metrics", name="train_baseline_scratch"),
-        node(nodes.train_full_reference, {**_DATA, "baselines": "params:dcff.baselines", **_TRAIN_RUN},
-             "dcff.full_metrics", name="train_full_reference"),
+        node(nodes.train_baseline_l1, {**_data(d), "baselines": "params:dcff.baselines", **_TRAIN_RUN},
+             [f"{d}.l1_checkpoint", f"{d}.l1_metrics"], name="train_baseline_l1"),
+        node(nodes.train_baseline_scratch, {**_data(d), "baselines": "params:dcff.baselines", **_TRAIN_RUN},
+             f"{d}.scratch_metrics", name="train_baseline_scratch"),
+        node(nodes.train_full_reference, {**_data(d), "baselines": "params:dcff.baselines", **_TRAIN_RUN},
+             f"{d}.full_metrics", name="train_full_reference"),
     ]
     compare = [
         node(nodes.report,
-             {"plan": "dcff.arch_plan", "dcff": "dcff.train_metrics", "compact": "dcff.compact_metrics",
-              "export": "dcff.export_metrics", "l1": "dcff.l1_metrics", "scratch": "dcff.scratch_metrics",
-              "full": "dcff.full_metrics"},
-             ["dcff.results_table", "dcff.acc_vs_flops_plot", "dcff.curves_plot", "dcff.report_metrics"],
+             {"plan": f"{d}.arch_plan", "dcff": f"{d}.train_metrics", "compact": f"{d}.compact_metrics",
+              "export": f"{d}.export_metrics", "l1": f"{d}.l1_metrics", "scratch": f"{d}.scratch_metrics",
+              "full": f"{d}.full_metrics"},
+             [f"{d}.results_table", f"{d}.acc_vs_flops_plot", f"{d}.curves_plot", f"{d}.report_metrics"],
              name="report"),
     ]
-    return pipeline(method + baselines + compare, tags="dcff")
+    return pipeline(method + baselines + compare, tags=d)

@@ -1,18 +1,21 @@
 """FHDRNet: Wavelet-based network for high dynamic range imaging (arXiv 2108.01434).
 
-``loss.py`` and ``classical.py`` are plain PyTorch (the network is ``cvpapers.models.hdr``);
-``create_pipeline`` is resolved lazily so that using them as a library does not import Kedro.
+``loss.py`` and ``classical.py`` are plain PyTorch (the network is ``cvpapers.models.hdr``); the Kedro DAG
+is imported only when the pipeline is built.
 """
 
-from typing import Any
+from cvpapers.declaration import Declaration, Variant
+from cvpapers.pipelines.fhdrnet.config import FhdrnetParams, preflight
 
-ARXIV_ID = "2108.01434"
-DOMAINS = {"fhdrnet": "rgb", "fhdrnet_raw": "raw"}  # registered pipelines: same nodes, RGB or Bayer RAW
-
-
-def __getattr__(name: str) -> Any:
-    if name == "create_pipeline":
-        from cvpapers.pipelines.fhdrnet.pipeline import create_pipeline
-
-        return create_pipeline
-    raise AttributeError(name)
+DECLARATION = Declaration(
+    name="fhdrnet",
+    title="Wavelet-based network for high dynamic range imaging",
+    arxiv="2108.01434",
+    family="HDR restoration",
+    schema=FhdrnetParams,
+    builder="cvpapers.pipelines.fhdrnet.pipeline:create_pipeline",
+    variants=(Variant("fhdrnet_raw", "the same nodes on Bayer RAW exposures (4-plane output)",
+                      {"domain": "raw"}, envs=("base", "smoke")),),
+    preflight=preflight,
+    base_envs=("base", "smoke", "paper"),
+)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cvpapers.engine.config import StrictModel, validate_params
+from cvpapers.engine.config import RunParams, StrictModel, validate_params
 
 
 class RealData(StrictModel):
@@ -69,12 +69,8 @@ class TrainConfig(StrictModel):
     eval_batch_size: int = Field(8, ge=1)
 
 
-class FhdrnetParams(StrictModel):
+class FhdrnetParams(RunParams):
     seed: int = Field(2021, ge=0)
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
-    cpu_threads: int = Field(1, ge=0)
-    resume: bool = False
-    checkpoint_dir: str = "data/06_models/fhdrnet/train_state"
     data_source: Literal["synthetic", "kalantari", "raw_official"] = "synthetic"
     real_data: RealData = RealData()
     data: DataConfig = DataConfig()

@@ -14,8 +14,8 @@ def _bind(func, **kwargs):
     return update_wrapper(partial(func, **kwargs), func)
 
 
-def create_pipeline(domain: str = "rgb", **kwargs) -> Pipeline:
-    d = "fhdrnet" if domain == "rgb" else "fhdrnet_raw"
+def create_pipeline(name: str = "fhdrnet", domain: str = "rgb") -> Pipeline:
+    d = name  # datasets are named after the registered pipeline
     sets = {s: f"{d}.{s}_set_arrays" for s in ("train", "val", "test")}
     data = [
         node(_bind(nodes.make_hdr_scenes, domain=domain), P,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cvpapers.engine.config import ParameterError, StrictModel, validate_params
+from cvpapers.engine.config import ParameterError, RunParams, StrictModel, validate_params
 
 
 class DataConfig(StrictModel):
@@ -100,12 +100,8 @@ class ReportConfig(StrictModel):
     hist_bins: int = Field(40, ge=2)
 
 
-class MiaodParams(StrictModel):
+class MiaodParams(RunParams):
     seed: int = Field(666, ge=0)
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
-    cpu_threads: int = Field(1, ge=0)
-    resume: bool = False
-    checkpoint_dir: str = "data/06_models/mi_aod/train_state"
     data: DataConfig = DataConfig()
     al: ActiveLearningConfig = ActiveLearningConfig()
     model: ModelConfig = ModelConfig()

@@ -12,20 +12,19 @@ from kedro.pipeline import Pipeline, node, pipeline
 from cvpapers.pipelines.mi_aod import nodes
 
 P = "params:mi_aod"
-D = "mi_aod"
 
 
 def _bind(func, **kwargs):
     return update_wrapper(partial(func, **kwargs), func)
 
 
-def _plan(arm: str, c: int) -> str:
+def _plan(D: str, arm: str, c: int) -> str:
     return f"{D}.labelled_c0_plan" if c == 0 else f"{D}.{arm}_labelled_c{c}_plan"
 
 
-def _cycle(arm: str, c: int, cycles: int) -> list:
+def _cycle(D: str, arm: str, c: int, cycles: int) -> list:
     ckpt, metrics = f"{D}.{arm}_c{c}_checkpoint", f"{D}.{arm}_c{c}_metrics"
-    data = {"pool": f"{D}.pool_arrays", "plan": _plan(arm, c), "params": P}
+    data = {"pool": f"{D}.pool_arrays", "plan": _plan(D, arm, c), "params": P}
     out = [node(_bind(nodes.train_and_evaluate, arm=arm, cycle=c), {**data, "test": f"{D}.test_arrays"},
                 [ckpt, metrics, f"{D}.{arm}_c{c}_detections_plot"], name=f"train_{arm}", namespace=f"cycle_{c}")]
     if c == cycles - 1:  # no selection after the last cycle
@@ -33,15 +32,16 @@ def _cycle(arm: str, c: int, cycles: int) -> list:
     selection = f"{D}.{arm}_select_c{c}_metrics"
     if nodes.ARM_SELECTION[arm] == "uncertainty":
         out.append(node(_bind(nodes.select_by_uncertainty, arm=arm, cycle=c), {**data, "checkpoint": ckpt},
-                        [_plan(arm, c + 1), selection, f"{D}.{arm}_c{c}_uncertainty_plot",
+                        [_plan(D, arm, c + 1), selection, f"{D}.{arm}_c{c}_uncertainty_plot",
                          f"{D}.{arm}_c{c}_selected_plot"], name=f"select_{arm}", namespace=f"cycle_{c}"))
     else:
-        out.append(node(_bind(nodes.select_at_random, arm=arm, cycle=c), data, [_plan(arm, c + 1), selection],
+        out.append(node(_bind(nodes.select_at_random, arm=arm, cycle=c), data, [_plan(D, arm, c + 1), selection],
                         name=f"select_{arm}", namespace=f"cycle_{c}"))
     return out
 
 
-def create_pipeline(cycles: int = 5, ablation: bool = False, **kwargs) -> Pipeline:
+def create_pipeline(name: str = "mi_aod", cycles: int = 5, ablation: bool = False) -> Pipeline:
+    D = name  # datasets are named after the registered pipeline
     arms = ("miaod", "random", "miaod_trainonly") if ablation else ("miaod", "random")
     data = [
         node(nodes.prepare_detection_data, P,
@@ -50,7 +50,7 @@ def create_pipeline(cycles: int = 5, ablation: bool = False, **kwargs) -> Pipeli
         node(_bind(nodes.make_initial_split, cycles=cycles), [f"{D}.pool_arrays", P],
              [f"{D}.labelled_c0_plan", f"{D}.split_metrics"], name="make_initial_split"),
     ]
-    loop = [n for c in range(cycles) for arm in arms for n in _cycle(arm, c, cycles)]
+    loop = [n for c in range(cycles) for arm in arms for n in _cycle(D, arm, c, cycles)]
     results = {f"{arm}_c{c}": f"{D}.{arm}_c{c}_metrics" for arm in arms for c in range(cycles)}
     results.update({f"{arm}_select_c{c}": f"{D}.{arm}_select_c{c}_metrics" for arm in arms for c in range(cycles - 1)})
     report = [node(_bind(nodes.compare_arms, arms=arms, cycles=cycles), {"params": P, **results},

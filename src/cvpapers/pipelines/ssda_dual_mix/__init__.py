@@ -1,20 +1,27 @@
 """DDM: Semi-supervised Domain Adaptation based on Dual-level Domain Mixing (arXiv 2103.04705).
 
-``mixing.py``, ``distill.py``, ``rounds.py`` and ``training.py`` are plain PyTorch; ``create_pipeline``
-is resolved lazily so that using the algorithm as a library does not import Kedro.
+``mixing.py``, ``rounds.py`` and ``training.py`` are plain PyTorch (distillation is in ``cvpapers.da``);
+the Kedro DAG is imported only when the pipeline is built.
 """
 
-from typing import Any
+from cvpapers.declaration import Declaration, Variant
+from cvpapers.pipelines.ssda_dual_mix.config import SsdaParams, preflight
 
-ARXIV_ID = "2103.04705"
-# Registered pipelines and their unrolled rounds: embedded 2; the paper's GTA5 → Cityscapes 4 and
-# SYNTHIA → Cityscapes 3 (with ssda_dual_mix.data.source: synthia).
-ROUNDS = {"ssda_dual_mix": 2, "ssda_dual_mix_paper": 4, "ssda_dual_mix_paper_synthia": 3}
-
-
-def __getattr__(name: str) -> Any:
-    if name == "create_pipeline":
-        from cvpapers.pipelines.ssda_dual_mix.pipeline import create_pipeline
-
-        return create_pipeline
-    raise AttributeError(name)
+# Rounds are unrolled in the DAG, so their number belongs to the registered pipeline: embedded 2; the
+# paper's GTA5 → Cityscapes 4 and SYNTHIA → Cityscapes 3 (with ssda_dual_mix.data.source: synthia).
+DECLARATION = Declaration(
+    name="ssda_dual_mix",
+    title="Semi-supervised Domain Adaptation based on Dual-level Domain Mixing",
+    arxiv="2103.04705",
+    family="DA segmentation",
+    schema=SsdaParams,
+    builder="cvpapers.pipelines.ssda_dual_mix.pipeline:create_pipeline",
+    variants=(
+        Variant("ssda_dual_mix_paper", "GTA5 → Cityscapes, 4 rounds", {"rounds": 4}, envs=("paper",)),
+        Variant("ssda_dual_mix_paper_synthia", "SYNTHIA → Cityscapes, 3 rounds (data.source: synthia)",
+                {"rounds": 3}, envs=("paper",)),
+    ),
+    includes=("da_benchmark",),
+    preflight=preflight,
+    base_envs=("base", "smoke", "paper"),
+)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cvpapers.engine.config import StrictModel, validate_params
+from cvpapers.engine.config import RunParams, StrictModel, validate_params
 
 
 class RealRoots(StrictModel):
@@ -100,12 +100,8 @@ class BaselinesConfig(StrictModel):
     source_only: bool = True
 
 
-class SsdaParams(StrictModel):
+class SsdaParams(RunParams):
     seed: int = Field(0, ge=0)
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
-    cpu_threads: int = Field(1, ge=0)
-    resume: bool = False
-    checkpoint_dir: str = "data/06_models/ssda_dual_mix/train_state"
     data: DataConfig = DataConfig()
     n_labeled: int = Field(4, ge=1)
     round_init: Literal["fresh", "previous_round"] = "fresh"

@@ -10,14 +10,13 @@ from cvpapers.pipelines.da_benchmark.pipeline import GENERATE
 from cvpapers.pipelines.ssda_dual_mix import nodes
 
 P = "params:ssda_dual_mix"
-D = "ssda_dual_mix"
 
 
 def _bind(func, **kwargs):
     return update_wrapper(partial(func, **kwargs), func)
 
 
-def _round(r: int, rounds: int) -> list:
+def _round(D: str, r: int, rounds: int) -> list:
     ns = f"ddm_round_{r}"
     target_set = f"{D}.target_set_r{r}_arrays"
     rl, sl, s = f"{D}.teacher_rl_r{r}_checkpoint", f"{D}.teacher_sl_r{r}_checkpoint", f"{D}.student_r{r}_checkpoint"
@@ -56,7 +55,8 @@ def _round(r: int, rounds: int) -> list:
     return out
 
 
-def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
+def create_pipeline(name: str = "ssda_dual_mix", rounds: int = 2) -> Pipeline:
+    D = name  # datasets are named after the registered pipeline
     data = [
         GENERATE,
         node(nodes.select_data, ["da_benchmark.manifest", P],
@@ -77,7 +77,7 @@ def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
         node(nodes.train_source_only, [f"{D}.source_translated_arrays", f"{D}.target_val_arrays", P],
              [f"{D}.source_only_checkpoint", f"{D}.source_only_metrics"], name="ddm_train_source_only"),
     ]
-    rounds_nodes = [n for r in range(1, rounds + 1) for n in _round(r, rounds)]
+    rounds_nodes = [n for r in range(1, rounds + 1) for n in _round(D, r, rounds)]
     metric_inputs = {"tgt": f"{D}.target_only_metrics", "src": f"{D}.source_only_metrics"}
     for r in range(1, rounds + 1):
         metric_inputs.update({f"rl{r}": f"{D}.rl_r{r}_metrics", f"sl{r}": f"{D}.sl_r{r}_metrics",
@@ -87,4 +87,4 @@ def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
              [f"{D}.results_table", f"{D}.rounds_table", f"{D}.miou_by_round_plot", f"{D}.report_metrics"],
              name="ddm_report"),
     ]
-    return pipeline(data + baselines + rounds_nodes + report, tags="ssda_dual_mix")
+    return pipeline(data + baselines + rounds_nodes + report, tags=D)
