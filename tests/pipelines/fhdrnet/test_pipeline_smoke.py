@@ -27,14 +27,24 @@ def test_both_domains_write_table_samples_and_finite_claims(smoke_runs: Path, na
     claims = json.loads((rep / "claims_metrics.json").read_text())
     for key in ("claim/psnr_mu_gain_vs_ahdrnet", "claim/ghost_psnr_mu_gain_vs_ahdrnet", "claim/psnr_mu_gain_vs_nohf"):
         assert math.isfinite(claims[key]), key
+    # Five iterations learn nothing (far below the naive merge inside the motion mask): the claim cannot hold.
+    assert claims["claim/holds"] == 0.0
+    test = json.loads((rep / "test_metrics.json").read_text())
+    assert set(test) == {f"{net}/{k}" for net in ("ahdrnet", "fhdrnet_nohf", "fhdrnet")
+                         for k in ("psnr_mu", "psnr_l", "ssim_mu", "ssim_l", "ssim_mu_dr2", "ghost_psnr_mu",
+                                   "params_count", "macs_per_image", "infer_time_ms")}
 
 
-def test_raw_pipeline_trains_four_channel_models(smoke_runs: Path) -> None:
-    from cvpapers.engine.checkpoint import safe_load
+def test_raw_pipeline_trains_four_channel_models_in_its_own_folders(smoke_runs: Path) -> None:
+    from cvpapers.engine.checkpoint import rebuild_model, safe_load
 
     ckpt = safe_load(smoke_runs / "data/06_models/fhdrnet_raw/fhdrnet.pt")
     assert ckpt["config"]["in_channels"] == 8 and ckpt["config"]["out_channels"] == 4
     assert ckpt["config"]["head"] == "softplus"
+    assert ckpt["builder"] == "cvpapers.pipelines.fhdrnet.networks:build_hdr_model"
+    assert rebuild_model(ckpt).high_freq
+    assert (smoke_runs / "data/06_models/fhdrnet_raw/train_state/raw_fhdrnet.pt").is_file()
+    assert (smoke_runs / "data/06_models/fhdrnet/train_state/rgb_fhdrnet.pt").is_file()
 
 
 def test_each_domain_has_its_own_experiment_with_a_child_per_node(smoke_runs: Path) -> None:
@@ -49,5 +59,11 @@ def test_each_domain_has_its_own_experiment_with_a_child_per_node(smoke_runs: Pa
         parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
         children = {r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
         assert children == {n.name for n in create_pipeline().nodes}
-        assert parent.data.tags["paper_arxiv"] == "2108.01434"
-        assert math.isfinite(parent.data.metrics["claim/psnr_mu_gain_vs_ahdrnet"])
+        assert parent.data.tags["paper_arxiv"] == "2108.01434" and parent.data.tags["data_source"] == "embedded"
+        metrics = parent.data.metrics
+        assert math.isfinite(metrics["claim/psnr_mu_gain_vs_ahdrnet"]) and metrics["claim/holds"] == 0.0
+        assert math.isfinite(metrics["evaluate_hdr/fhdrnet/psnr_mu"])
+        assert math.isfinite(metrics["prepare_data/frac_motion"])
+        assert math.isfinite(metrics["train_fhdrnet/best_val_psnr_mu"])
+        train = next(r for r in runs if r.info.run_name == "train_fhdrnet")
+        assert "train_fhdrnet/val_psnr_mu" in train.data.metrics, "curves are filed under the node"

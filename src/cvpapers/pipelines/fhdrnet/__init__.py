@@ -1,7 +1,9 @@
 """FHDRNet: Wavelet-based network for high dynamic range imaging (arXiv 2108.01434).
 
-``loss.py`` and ``classical.py`` are plain PyTorch (the network is ``cvpapers.models.hdr``); the Kedro DAG
-is imported only when the pipeline is built.
+The room is plain PyTorch: ``networks`` (FHDRNet, its no-HF ablation, AHDRNet), ``loss``, ``training``,
+``inference`` (padded any-size prediction), ``evaluation`` (the test protocol), ``classical`` (merges without
+learning), ``claims`` (the claims and the one ``claim/holds`` rule), ``scenes`` and ``figures``. ``nodes`` is
+the Kedro glue; the DAG is imported only when the pipeline is built.
 """
 
 from cvpapers.declaration import Declaration, Variant

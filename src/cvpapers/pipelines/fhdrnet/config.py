@@ -7,19 +7,23 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cvpapers.engine.config import RunParams, StrictModel, validate_params
+from cvpapers.engine.config import RunParams, StrictModel
+
+#: The knobs of :class:`cvpapers.data.hdr_scenes.HdrSceneConfig` that ``data`` sets (``source: embedded``).
+SCENE_KNOBS = ("image_size", "exposure_stops", "gamma", "ldr_bits", "dynamic_range_decades", "n_objects",
+               "object_radius_px", "motion_px", "camera_shift_px", "noise_shot", "noise_read", "raw_bits")
 
 
-class RealData(StrictModel):
-    root: str = "data/01_raw/kalantari"       # kalantari: <root>/Training, <root>/Test; raw: scene folders + test.lst
+class DataConfig(StrictModel):
+    source: Literal["embedded", "kalantari", "raw_official"] = "embedded"
+    # Real datasets (kalantari: <root>/<train_subdir>, <root>/<test_subdir>; raw_official: scene folders + test.lst).
+    root: str = "data/01_raw/kalantari"
     train_subdir: str = "Training"
     test_subdir: str = "Test"
     raw_height: int = Field(3464, ge=16)      # RAW mosaic size (the official code hard-codes 3464×5216)
     raw_width: int = Field(5216, ge=16)
     val_fraction: float = Field(0.1, gt=0, lt=1)
-
-
-class DataConfig(StrictModel):
+    # The embedded generator (gamma and raw_bits also describe real data).
     image_size: int = Field(64, ge=16)
     n_train: int = Field(96, ge=2)
     n_val: int = Field(8, ge=1)
@@ -42,6 +46,10 @@ class DataConfig(StrictModel):
             raise ValueError(f"image_size {self.image_size} must be divisible by 8 (three Haar DWT levels)")
         return self
 
+    def scene_knobs(self) -> dict[str, Any]:
+        """The generator's keyword arguments (``HdrSceneConfig(**data.scene_knobs())``)."""
+        return {k: getattr(self, k) for k in SCENE_KNOBS}
+
 
 class ModelConfig(StrictModel):
     nf: int = Field(16, ge=1)
@@ -59,7 +67,7 @@ class AhdrConfig(StrictModel):
 
 class TrainConfig(StrictModel):
     batch_size: int = Field(8, ge=1)
-    iterations: int = Field(300, ge=1)
+    iters: int = Field(300, ge=1)
     lr: float = Field(2e-4, gt=0)
     mu: float = Field(5000.0, gt=0)
     sobel_weight: float = Field(0.25, ge=0)
@@ -71,8 +79,6 @@ class TrainConfig(StrictModel):
 
 class FhdrnetParams(RunParams):
     seed: int = Field(2021, ge=0)
-    data_source: Literal["synthetic", "kalantari", "raw_official"] = "synthetic"
-    real_data: RealData = RealData()
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     ahdrnet: AhdrConfig = AhdrConfig()
@@ -85,22 +91,18 @@ class FhdrnetParams(RunParams):
         return self
 
 
-def validate(values: Any) -> FhdrnetParams:
-    return validate_params(FhdrnetParams, values, "fhdrnet")
-
-
 def preflight(params: FhdrnetParams) -> None:
     """A real dataset must be where the parameters say, before any node runs."""
     from cvpapers.engine.config import ParameterError
 
-    if params.data_source == "synthetic":
+    d = params.data
+    if d.source == "embedded":
         return
-    root = Path(params.real_data.root)
-    need = ([root / params.real_data.train_subdir, root / params.real_data.test_subdir]
-            if params.data_source == "kalantari" else [root / "test.lst"])
+    root = Path(d.root)
+    need = [root / d.train_subdir, root / d.test_subdir] if d.source == "kalantari" else [root / "test.lst"]
     missing = [str(p) for p in need if not p.exists()]
     if missing:
         layout = ("<root>/Training/<scene>/{3 × .tif, exposure.txt, HDRImg.hdr} and <root>/Test/<scene>/…"
-                  if params.data_source == "kalantari"
+                  if d.source == "kalantari"
                   else "<root>/<scene>/{im1..3.raw, im1..3.txt, gt.raw} and <root>/test.lst")
-        raise ParameterError(f"fhdrnet.real_data.root: {', '.join(missing)} not found; expected {layout}")
+        raise ParameterError(f"fhdrnet.data.root: {', '.join(missing)} not found; expected {layout}")

@@ -18,9 +18,9 @@ def create_pipeline(name: str = "fhdrnet", domain: str = "rgb") -> Pipeline:
     d = name  # datasets are named after the registered pipeline
     sets = {s: f"{d}.{s}_set_arrays" for s in ("train", "val", "test")}
     data = [
-        node(_bind(nodes.make_hdr_scenes, domain=domain), P,
+        node(_bind(nodes.prepare_data, domain=domain), P,
              [f"{d}.train_scenes_arrays", f"{d}.val_scenes_arrays", f"{d}.test_scenes_arrays",
-              f"{d}.data_metrics", f"{d}.scenes_montage_plot"], name="make_hdr_scenes"),
+              f"{d}.data_metrics", f"{d}.scenes_montage_plot"], name="prepare_data"),
         node(_bind(nodes.build_inputs, domain=domain),
              {"train": f"{d}.train_scenes_arrays", "val": f"{d}.val_scenes_arrays",
               "test": f"{d}.test_scenes_arrays", "params": P},
@@ -30,12 +30,13 @@ def create_pipeline(name: str = "fhdrnet", domain: str = "rgb") -> Pipeline:
     ]
     train_inputs = {"train": sets["train"], "val": sets["val"], "params": P}
     training = [
-        node(_bind(func, domain=domain), train_inputs, [f"{d}.{name}_checkpoint", f"{d}.{name}_metrics"], name=f"train_{name}")
-        for func, name in ((nodes.train_ahdrnet, "ahdrnet"), (nodes.train_fhdrnet_nohf, "fhdrnet_nohf"),
-                           (nodes.train_fhdrnet, "fhdrnet"))
+        node(_bind(func, pipeline=name, domain=domain), train_inputs,
+             [f"{d}.{net}_checkpoint", f"{d}.{net}_metrics"], name=f"train_{net}")
+        for func, net in ((nodes.train_ahdrnet, "ahdrnet"), (nodes.train_fhdrnet_nohf, "fhdrnet_nohf"),
+                          (nodes.train_fhdrnet, "fhdrnet"))
     ]
     report = [
-        node(_bind(nodes.evaluate_hdr, domain=domain),
+        node(_bind(nodes.evaluate_hdr, pipeline=name, domain=domain),
              {"ahdrnet": f"{d}.ahdrnet_checkpoint", "nohf": f"{d}.fhdrnet_nohf_checkpoint",
               "fhdrnet": f"{d}.fhdrnet_checkpoint", "test": sets["test"], "test_scenes": f"{d}.test_scenes_arrays",
               "classical": f"{d}.classical_metrics", "params": P},

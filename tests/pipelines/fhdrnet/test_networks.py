@@ -7,15 +7,16 @@ import torch
 from torch import nn
 
 from cvpapers.engine.flops import count_macs_params, count_params
-from cvpapers.models.hdr import (
+from cvpapers.models.wavelet import HaarIDWT
+from cvpapers.pipelines.fhdrnet.networks import (
     HDR_MODEL_NAMES,
     AHDRNet,
     FHDRNet,
     LLAttention,
     StackedFrames,
     build_hdr_model,
+    network_config,
 )
-from cvpapers.models.wavelet import HaarIDWT
 
 
 def _meta(cls: type[nn.Module], **kwargs: object) -> nn.Module:
@@ -227,3 +228,20 @@ def test_build_hdr_model_names_and_errors() -> None:
         build_hdr_model("fhdrnet", head="relu")
     with pytest.raises(ValueError, match="haar"):
         build_hdr_model("fhdrnet", wavelet="db2")
+
+
+def test_network_config_sets_the_domain_channels_and_the_checkpoint_rebuilds_the_network() -> None:
+    from cvpapers.engine.checkpoint import model_checkpoint, rebuild_model
+
+    fhdr, ahdr = {"nf": 4, "n_res_blocks": 1, "use_bn": True, "wavelet": "haar"}, {"nfeat": 4, "n_dense_layers": 1,
+                                                                                   "growth": 2, "n_drdb": 1}
+    raw = network_config("fhdrnet_nohf", "raw", fhdr, ahdr)
+    assert raw == {"name": "fhdrnet_nohf", "in_channels": 8, "out_channels": 4, "head": "softplus",
+                   "nf": 4, "n_res_blocks": 1, "use_bn": True}
+    rgb = network_config("ahdrnet", "rgb", fhdr, ahdr)
+    assert rgb == {"name": "ahdrnet", "in_channels": 6, "out_channels": 3, "head": "sigmoid", **ahdr}
+    for config in (raw, rgb):
+        model = build_hdr_model(**config)
+        again = rebuild_model(model_checkpoint(model, config, build_hdr_model))
+        assert type(again) is type(model)
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

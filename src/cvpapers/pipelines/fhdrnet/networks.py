@@ -1,5 +1,5 @@
-"""Multi-exposure HDR fusion networks: FHDRNet (papers/fhdrnet.md §3.4), its no-high-frequency ablation
-(§7) and the AHDRNet baseline (§4).
+"""The networks of the FHDRNet paper: FHDRNet (papers/fhdrnet.md §3.4), its no-high-frequency ablation
+(§7) and the AHDRNet baseline (§4). Plain PyTorch; the Haar DWT is the shared block :mod:`cvpapers.models.wavelet`.
 
 All models take three frames ``forward(x1, x2, x3)`` — short, medium (= reference), long — each
 B×Cin×H×W (Cin = 6 for RGB: LDR and HDR-domain images; 8 for packed RAW) and return the fused
@@ -31,6 +31,7 @@ __all__ = [
     "LLAttention",
     "StackedFrames",
     "build_hdr_model",
+    "network_config",
 ]
 
 Head = Literal["sigmoid", "softplus"]
@@ -404,3 +405,15 @@ def build_hdr_model(name: Literal["fhdrnet", "fhdrnet_nohf", "ahdrnet"], **kwarg
     if name == "ahdrnet":
         return AHDRNet(**kwargs)  # type: ignore[arg-type]
     raise ValueError(f"unknown HDR model {name!r}; allowed: {', '.join(HDR_MODEL_NAMES)}")
+
+
+def network_config(name: str, domain: str, fhdrnet: dict[str, object], ahdrnet: dict[str, object]) -> dict[str, object]:
+    """The :func:`build_hdr_model` keyword arguments of network ``name`` (stored in its checkpoint).
+
+    RGB frames carry 6 channels (LDR + HDR-domain) and give 3 through a sigmoid; packed RAW frames carry 8
+    and give 4 planes through a softplus. ``fhdrnet`` holds ``nf``, ``n_res_blocks``, ``use_bn`` (both FHDRNet
+    variants), ``ahdrnet`` the baseline's sizes.
+    """
+    in_ch, out_ch, head = (6, 3, "sigmoid") if domain == "rgb" else (8, 4, "softplus")
+    sizes = ahdrnet if name == "ahdrnet" else {k: fhdrnet[k] for k in ("nf", "n_res_blocks", "use_bn")}
+    return {"name": name, "in_channels": in_ch, "out_channels": out_ch, "head": head, **sizes}
