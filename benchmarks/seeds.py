@@ -1,67 +1,107 @@
-"""Run a pipeline's base configuration over several seeds / settings and tabulate its claims.
+"""A pipeline's claims over seeds and settings, from its MLflow runs: the README's claim tables.
 
-    .venv/bin/python benchmarks/seeds.py --pipeline dcff --seeds 0 1 2 3 4
-    .venv/bin/python benchmarks/seeds.py --pipeline ssda_dual_mix --seeds 0 1 2 --params "da_benchmark.base_seed=7"
+    .venv/bin/python benchmarks/seeds.py run --pipeline dcff --seeds 0 1 2 3 4
+    .venv/bin/python benchmarks/seeds.py run --pipeline ssda_dual_mix --seeds 0 1 2 \\
+        --params "da_benchmark.base_seed=7" --tag city7
+    .venv/bin/python benchmarks/seeds.py table --pipeline dcff            # no new runs: tabulate the store
 
-Each row is a real `kedro run --pipelines <pipeline> --params <pipeline>.seed=N,…` (its own MLflow run).
-Columns: every method's score from the pipeline's `results.csv` (its first numeric column: top-1 for dcff,
-mIoU for ssda_dual_mix; for mi_aod each arm's mAP at the last cycle), its `claim/*` metrics and the run's
-wall time. The table goes to
+`run` makes one real `kedro run --pipelines <pipeline> --params <package>.seed=N,…` per seed (each its own
+MLflow run, tagged `seeds_setting=<tag>`), then tabulates. `table` reads the runs of the pipeline's
+experiment in mlflow.db that carry a `seeds_setting` tag (or `--tag`). Columns: the setting, the seed,
+every `claim/*` metric (method − baseline: positive = the paper's claim holds; `claim/holds` is the
+pipeline's one rule), `compare/*` with `--compare`, any metric matching `--columns REGEX`, and the run's
+wall time; then the mean and standard deviation of each setting. The table goes to
 data/08_reporting/<pipeline>/benchmark_seeds[_<tag>].{csv,md} and is printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+TAG = "seeds_setting"
+
+
+def _client():
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{ROOT / 'mlflow.db'}")
+
+
+def _parent_runs(client, pipeline: str) -> list:
+    experiment = client.get_experiment_by_name(pipeline)
+    if experiment is None:
+        sys.exit(f"no MLflow experiment '{pipeline}' in {ROOT / 'mlflow.db'}: run the pipeline first")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+
+
+def run_seeds(pipeline: str, package: str, seeds: list[int], params: str, env: str, tag: str) -> None:
+    kedro = str(Path(sys.executable).parent / "kedro")
+    client = _client() if (ROOT / "mlflow.db").exists() else None
+    for seed in seeds:
+        extra = ",".join(p for p in [f"{package}.seed={seed}", params] if p)
+        subprocess.run([kedro, "run", "--pipelines", pipeline, "--env", env, "--params", extra],
+                       cwd=ROOT, check=True, env={**os.environ, "CVPAPERS_QUIET": "1"}, stdout=subprocess.DEVNULL)
+        client = client or _client()
+        newest = _parent_runs(client, pipeline)[-1]
+        client.set_tag(newest.info.run_id, TAG, tag)
+        client.set_tag(newest.info.run_id, "seeds_params", params)
+        print(f"seed {seed}: run {newest.info.run_id} tagged {TAG}={tag}", flush=True)
+
+
+def table(pipeline: str, package: str, tag: str | None, compare: bool, columns: str | None) -> pd.DataFrame:
+    keep = re.compile(columns) if columns else None
+    rows = []
+    for run in _parent_runs(_client(), pipeline):
+        setting = run.data.tags.get(TAG)
+        if setting is None or (tag is not None and setting != tag) or run.info.status != "FINISHED":
+            continue
+        metrics = run.data.metrics
+        picked = {k: v for k, v in metrics.items()
+                  if k.startswith("claim/") or (compare and k.startswith("compare/")) or (keep and keep.search(k))}
+        rows.append({"setting": setting, "seed": run.data.params.get(f"{package}.seed", "?"),
+                     **dict(sorted(picked.items())),
+                     "run_wall_s": (run.info.end_time - run.info.start_time) / 1000.0})
+    if not rows:
+        sys.exit(f"no finished run of '{pipeline}' tagged {TAG}" + (f"={tag}" if tag else ""))
+    df = pd.DataFrame(rows)
+    numeric = df.select_dtypes("number").columns
+    summary = []
+    for setting, group in df.groupby("setting", sort=False):
+        summary.append({"setting": setting, "seed": "mean", **group[numeric].mean().to_dict()})
+        summary.append({"setting": setting, "seed": "std", **group[numeric].std(ddof=1).to_dict()})
+    return pd.concat([df, pd.DataFrame(summary)], ignore_index=True).round(3)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pipeline", default="dcff")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("command", choices=["run", "table"])
+    ap.add_argument("--pipeline", default="dcff", help="a registered pipeline (variants too)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--params", default="", help="extra --params for every run, e.g. dcff.data.noise=0.12")
     ap.add_argument("--env", default="base")
-    ap.add_argument("--tag", default="", help="label for this setting in the table and file name")
+    ap.add_argument("--tag", default=None, help="label of this setting (run: default 'default')")
+    ap.add_argument("--compare", action="store_true", help="add the compare/* metrics")
+    ap.add_argument("--columns", default=None, help="regex of further metric keys to tabulate")
     args = ap.parse_args()
 
-    kedro = str(Path(sys.executable).parent / "kedro")
+    from cvpapers.registry import resolve
+
+    package = resolve(args.pipeline).declaration.name  # parameters live under the package's key
+    if args.command == "run":
+        args.tag = args.tag or "default"
+        run_seeds(args.pipeline, package, args.seeds, args.params, args.env, args.tag)
+    df = table(args.pipeline, package, args.tag, args.compare, args.columns)
     out = ROOT / "data/08_reporting" / args.pipeline
-    rows = []
-    for seed in args.seeds:
-        params = ",".join(p for p in [f"{args.pipeline}.seed={seed}", args.params] if p)
-        t0 = time.perf_counter()
-        subprocess.run([kedro, "run", "--pipelines", args.pipeline, "--env", args.env, "--params", params],
-                       cwd=ROOT, check=True, env={**os.environ, "CVPAPERS_QUIET": "1"}, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - t0
-        report = {k: v for f in out.glob("*_metrics.json") for k, v in json.loads(f.read_text()).items()
-                  if k.startswith("claim/") and isinstance(v, int | float)}
-        scores = {}
-        if (out / "results.csv").is_file():  # one row per method (dcff, ssda_dual_mix, fhdrnet)
-            table = pd.read_csv(out / "results.csv")
-            score = table.select_dtypes("number").columns[0]
-            scores = {str(m): float(v) for m, v in zip(table.iloc[:, 0], table[score], strict=True)}
-        elif (out / "comparison.csv").is_file():  # one row per active-learning cycle (mi_aod): the last
-            last = pd.read_csv(out / "comparison.csv").iloc[-1]
-            scores = {f"last cycle {k}": float(v) for k, v in last.items() if "mAP" in str(k)}
-        rows.append({
-            "setting": args.tag or (args.params or "default"),
-            "seed": seed,
-            **scores,
-            **{k.split("/", 1)[1]: round(v, 2) for k, v in report.items() if k.startswith("claim/")},
-            "run_wall_s": round(wall, 1),
-        })
-        print(rows[-1], flush=True)
-    df = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
     name = "benchmark_seeds" + (f"_{args.tag}" if args.tag else "")
     df.to_csv(out / f"{name}.csv", index=False)
     from cvpapers.io.datasets import to_markdown

@@ -99,3 +99,28 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(project)
     yield project
     _end_leftover_runs()
+
+
+_SMOKE_PROJECTS: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def smoke_project(tmp_path_factory: pytest.TempPathFactory):
+    """``smoke_project(name)``: a project in which ``kedro run --pipelines name --env smoke`` has run once
+    this session; the pipeline's own smoke tests and the conformance tests share that run."""
+
+    def get(name: str) -> Path:
+        if name not in _SMOKE_PROJECTS:
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                project = make_project(tmp_path_factory.mktemp(f"smoke_{name}") / "project")
+                _SMOKE_PROJECTS[name] = run_in(project, name)
+            finally:
+                torch.set_num_threads(threads)
+                _end_leftover_runs()
+        return _SMOKE_PROJECTS[name]
+
+    return get
