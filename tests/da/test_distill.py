@@ -108,3 +108,23 @@ def test_invalid_arguments_are_rejected() -> None:
         ensemble_probs([z], 1.0, "geometric")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         kd_loss(F.softmax(z, 1), z[:, :-1], 1.0)
+
+
+@pytest.mark.parametrize("mode", ["prob", "logit"])
+def test_teacher_ensemble_outputs_the_log_of_the_ensemble_distribution(mode: str) -> None:
+    from cvpapers.da.distill import TeacherEnsemble
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, z: torch.Tensor) -> None:
+            super().__init__()
+            self.z = z
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.z
+
+    z1, z2 = _logits(5), _logits(6)
+    ensemble = TeacherEnsemble([Fixed(z1), Fixed(z2)], 1.0, mode)  # type: ignore[arg-type]
+    out = ensemble(torch.zeros(1))
+    assert len(list(ensemble.children())[0]) == 2
+    assert torch.allclose(out.exp(), ensemble_probs([z1, z2], 1.0, mode), atol=1e-12)  # type: ignore[arg-type]
+    assert torch.equal(out.argmax(1), ensemble_probs([z1, z2], 1.0, mode).argmax(1))  # type: ignore[arg-type]

@@ -6,6 +6,9 @@ KL(p_T ‖ p_S) with the teacher ensemble as the target. The paper gives neither
 the T² factor (the official config has ``KL_T = 10``); both stay explicit parameters because with
 T = 10 and no T² the gradient is ~100× smaller (§11).
 
+:class:`TeacherEnsemble` wraps the teachers as one module whose output is the ensemble's log-probabilities, so
+the ensemble is evaluated (paper Table 3) like any single segmenter.
+
 Class axis is dim 1 throughout (``N×C×H×W`` logits, or ``N×C`` for classification-shaped inputs).
 """
 
@@ -16,7 +19,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 EnsembleMode = Literal["prob", "logit"]
 _MODES: tuple[str, ...] = ("prob", "logit")
@@ -74,3 +77,19 @@ def kd_loss(
     cross = torch.where(p > 0, p * log_q, torch.zeros_like(log_q))
     kl = (torch.xlogy(p, p) - cross).sum(dim=1).mean()
     return kl * temperature**2 if t2_scaling else kl
+
+
+class TeacherEnsemble(nn.Module):
+    """E(teachers): the teachers' ensemble distribution (:func:`ensemble_probs`) as one segmenter.
+
+    Its output is the ensemble's log-probabilities, so an argmax, a softmax and an upsampling behave as for
+    logits and the ensemble goes through the same evaluation as a single model.
+    """
+
+    def __init__(self, teachers: Sequence[nn.Module], temperature: float, mode: EnsembleMode = "prob") -> None:
+        super().__init__()
+        self.teachers = nn.ModuleList(teachers)
+        self.temperature, self.mode = temperature, mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ensemble_probs([t(x) for t in self.teachers], self.temperature, self.mode).clamp_min(1e-12).log()

@@ -4,8 +4,11 @@ import pytest
 import yaml
 
 from cvpapers.engine.config import ParameterError
-from cvpapers.pipelines.ssda_dual_mix.config import SsdaParams, preflight, validate
+from cvpapers.pipelines.ssda_dual_mix import DECLARATION
+from cvpapers.pipelines.ssda_dual_mix.config import SsdaParams, preflight
 from tests.conftest import REPO
+
+validate = DECLARATION.validate
 
 
 def _merged(env: str) -> dict:
@@ -25,6 +28,7 @@ def test_base_file_equals_the_schema_defaults_and_every_env_is_valid() -> None:
     ({"student": {"lambda_kll": 1}}, r"ssda_dual_mix\.student\.lambda_kll: unknown key"),
     ({"train": {"lr": "fast"}}, r"ssda_dual_mix\.train\.lr"),
     ({"lab": {"reference": "mean"}}, r"ssda_dual_mix\.lab\.reference"),
+    ({"n_labeled": 4}, r"ssda_dual_mix\.n_labeled: unknown key"),  # one spelling: labelled
 ])
 def test_bad_parameters_name_their_key(bad: dict, key: str) -> None:
     with pytest.raises(ParameterError, match=key):
@@ -32,7 +36,7 @@ def test_bad_parameters_name_their_key(bad: dict, key: str) -> None:
 
 
 def test_real_data_roots_are_checked_before_any_node(tmp_path) -> None:
-    p = validate({"data": {"source": "gta5", "real_roots": {"gta5": str(tmp_path / "GTA5"),
-                                                             "cityscapes": str(tmp_path / "cs")}}})
-    with pytest.raises(ParameterError, match=r"real_roots\.cityscapes = .*cs.*real_roots\.gta5"):
+    p = validate({"data": {"source": "gta5", "roots": {"gta5": str(tmp_path / "GTA5"),
+                                                        "cityscapes": str(tmp_path / "cs")}}})
+    with pytest.raises(ParameterError, match=r"data\.roots\.cityscapes = .*cs.*data\.roots\.gta5"):
         preflight(p)

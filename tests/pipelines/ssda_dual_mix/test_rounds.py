@@ -6,33 +6,33 @@ import numpy as np
 import pytest
 import torch
 
-from cvpapers.pipelines.ssda_dual_mix.rounds import labeled_split, next_target_set
+from cvpapers.pipelines.ssda_dual_mix.rounds import labelled_split, next_target_set
 
 
-def test_labeled_split_partitions_the_pool_sorted_and_seeded() -> None:
-    lab, unl = labeled_split(400, 4, seed=0)
+def test_labelled_split_partitions_the_pool_sorted_and_seeded() -> None:
+    lab, unl = labelled_split(400, 4, seed=0)
     assert lab.dtype == np.int64 and unl.dtype == np.int64
     assert len(lab) == 4 and len(unl) == 396
     assert np.array_equal(np.sort(np.concatenate([lab, unl])), np.arange(400))
     assert np.all(np.diff(lab) > 0) and np.all(np.diff(unl) > 0)
-    lab2, unl2 = labeled_split(400, 4, seed=0)
+    lab2, unl2 = labelled_split(400, 4, seed=0)
     assert np.array_equal(lab, lab2) and np.array_equal(unl, unl2)
-    assert not np.array_equal(lab, labeled_split(400, 4, seed=1)[0])
+    assert not np.array_equal(lab, labelled_split(400, 4, seed=1)[0])
 
 
-def test_labeled_budgets_with_the_same_seed_are_nested() -> None:
-    small, _ = labeled_split(300, 10, seed=3)
-    big, _ = labeled_split(300, 50, seed=3)
+def test_labelled_budgets_with_the_same_seed_are_nested() -> None:
+    small, _ = labelled_split(300, 10, seed=3)
+    big, _ = labelled_split(300, 50, seed=3)
     assert np.isin(small, big).all()
 
 
-def test_labeled_split_edge_cases() -> None:
-    lab, unl = labeled_split(5, 0, seed=0)
+def test_labelled_split_edge_cases() -> None:
+    lab, unl = labelled_split(5, 0, seed=0)
     assert len(lab) == 0 and np.array_equal(unl, np.arange(5))
-    lab, unl = labeled_split(5, 5, seed=0)
+    lab, unl = labelled_split(5, 5, seed=0)
     assert np.array_equal(lab, np.arange(5)) and len(unl) == 0
     with pytest.raises(ValueError):
-        labeled_split(5, 6, seed=0)
+        labelled_split(5, 6, seed=0)
 
 
 def _sets(n_l: int = 3, n_u: int = 5, h: int = 4, w: int = 6):
@@ -77,7 +77,7 @@ def test_true_labels_win_when_an_image_is_both_labelled_and_pseudo_labelled() ->
     unl_ids = np.array([5, 20, 30, 40])
     unl_x = np.concatenate([lab_x[:1] * 0, lab_x[1:], lab_x[:1] * 0 + 7])
     pseudo = _pseudo(4, 1)
-    x, y, is_pseudo = next_target_set(lab_x, lab_y, unl_x, pseudo, labeled_ids=lab_ids, unlabeled_ids=unl_ids)
+    x, y, is_pseudo = next_target_set(lab_x, lab_y, unl_x, pseudo, labelled_ids=lab_ids, unlabelled_ids=unl_ids)
     assert len(x) == 5 and int(is_pseudo.sum()) == 2
     assert np.array_equal(y[:3], lab_y)
     assert np.array_equal(y[3:], pseudo[[0, 3]])
@@ -95,8 +95,8 @@ def test_next_set_works_on_torch_tensors_and_casts_pseudo_labels_to_the_true_lab
         lab_y,
         unl_x,
         pseudo,
-        labeled_ids=torch.tensor([0, 1, 2]),
-        unlabeled_ids=torch.tensor([2, 3, 4, 5, 6]),
+        labelled_ids=torch.tensor([0, 1, 2]),
+        unlabelled_ids=torch.tensor([2, 3, 4, 5, 6]),
     )
     assert len(x_ids) == 7 and int(p_ids.sum()) == 4
 
@@ -108,6 +108,6 @@ def test_next_set_rejects_mismatched_inputs() -> None:
     with pytest.raises(ValueError):
         next_target_set(lab_x, lab_y, unl_x, _pseudo(4, 1))
     with pytest.raises(ValueError):
-        next_target_set(lab_x, lab_y, unl_x, _pseudo(5, 1), labeled_ids=np.arange(3))
+        next_target_set(lab_x, lab_y, unl_x, _pseudo(5, 1), labelled_ids=np.arange(3))
     with pytest.raises(TypeError):
         next_target_set(lab_x, lab_y, torch.from_numpy(unl_x), torch.from_numpy(_pseudo(5, 1)))

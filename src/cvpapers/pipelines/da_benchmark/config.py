@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
-from cvpapers.engine.config import StrictModel, validate_params
+from cvpapers.engine.config import StrictModel
 
 
 class SplitCounts(StrictModel):
@@ -38,7 +36,3 @@ class DaBenchmarkParams(StrictModel):
         if unknown:
             raise ValueError(f"unknown style(s) {unknown}; allowed: {list(STYLES) + list(OPTIONAL_STYLES)}")
         return v
-
-
-def validate(values: Any) -> DaBenchmarkParams:
-    return validate_params(DaBenchmarkParams, values, "da_benchmark")

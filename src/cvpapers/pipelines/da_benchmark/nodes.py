@@ -12,7 +12,10 @@ from cvpapers.pipelines.da_benchmark.config import DaBenchmarkParams
 
 
 def generate_da_benchmark(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, float], Any, pd.DataFrame]:
-    """Every configured (style, split) under ``root``; per-style samples grid and class frequencies."""
+    """Every configured (style, split) under ``root``; per-style samples grid and class frequencies.
+
+    Metrics (bare keys, filed under the node by the hook): ``n_<style>_<split>`` images, ``generation_s``.
+    """
     from cvpapers.data.street_scenes import (
         CLASS_NAMES,
         class_frequencies,
@@ -41,7 +44,7 @@ def generate_da_benchmark(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[st
                                                       strict=True))})
         grid[style] = np.concatenate([images[:4], colorize(labels[:4])])
     manifest = pd.concat(parts, ignore_index=True)
-    metrics = {f"da_benchmark/n_{s}_{p}": float(((manifest["domain"] == s) & (manifest["split"] == p)).sum())
+    metrics = {f"n_{s}_{p}": float(((manifest["domain"] == s) & (manifest["split"] == p)).sum())
                for s, p in manifest[["domain", "split"]].drop_duplicates().itertuples(index=False)}
-    metrics["da_benchmark/generation_s"] = time.perf_counter() - t0
+    metrics["generation_s"] = time.perf_counter() - t0
     return manifest, metrics, plots.labelled_rows(grid, "4 images per style, then their label maps"), pd.DataFrame(freq_rows)

@@ -1,7 +1,10 @@
 """DDM: Semi-supervised Domain Adaptation based on Dual-level Domain Mixing (arXiv 2103.04705).
 
-``mixing.py``, ``rounds.py`` and ``training.py`` are plain PyTorch (distillation is in ``cvpapers.da``);
-the Kedro DAG is imported only when the pipeline is built.
+The method lives in plain-PyTorch modules of this room — ``mixing.py`` (region boxes), ``training.py`` (the
+stages' batches and losses), ``rounds.py`` (labelled split, next target set), ``stages.py`` (how a stage builds,
+trains, scores and saves its model), ``claims.py`` and ``tables.py`` (the report) — and in the shared DA room
+``cvpapers.da`` (LAB, BDL pseudo labels, distillation and the teachers' ensemble, the segmenter, the evaluation
+protocol). ``nodes.py`` is the Kedro glue; the DAG is imported only when the pipeline is built.
 """
 
 from cvpapers.declaration import Declaration, Variant

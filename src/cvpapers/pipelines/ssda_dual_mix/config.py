@@ -7,14 +7,16 @@ region box distribution, KD temperature and T² scaling, ensemble mode, student 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cvpapers.engine.config import RunParams, StrictModel, validate_params
+from cvpapers.engine.config import RunParams, StrictModel
 
 
-class RealRoots(StrictModel):
+class DataRoots(StrictModel):
+    """Where each real dataset lives (``data.roots.<name>``)."""
+
     gta5: str = "data/01_raw/GTA5"
     synthia: str = "data/01_raw/RAND_CITYSCAPES"
     cityscapes: str = "data/01_raw/cityscapes"
@@ -24,7 +26,7 @@ class DataConfig(StrictModel):
     source: Literal["embedded", "gta5", "synthia"] = "embedded"
     source_style: str = "game"
     target_style: str = "city"
-    real_roots: RealRoots = RealRoots()
+    roots: DataRoots = DataRoots()
     # Real data is loaded into memory at this size (H, W); subsets keep it small (0 = all images).
     real_size: tuple[int, int] = (512, 1024)
     max_source_images: int = Field(0, ge=0)
@@ -81,8 +83,8 @@ class StudentConfig(StrictModel):
     kd_temperature: float = Field(1.0, gt=0)
     kd_t2_scaling: bool = True
     ensemble_mode: Literal["prob", "logit"] = "prob"
-    unlabeled_batch: int = Field(8, ge=1)
-    labeled_batch: int = Field(4, ge=1)
+    unlabelled_batch: int = Field(8, ge=1)
+    labelled_batch: int = Field(4, ge=1)
     init: Literal["fresh", "from_sl", "from_rl", "previous_round"] = "fresh"
 
 
@@ -101,9 +103,10 @@ class BaselinesConfig(StrictModel):
 
 
 class SsdaParams(RunParams):
-    seed: int = Field(0, ge=0)
+    """DDM's parameters after the run fields (seed, device, cpu_threads, resume, checkpoint_dir)."""
+
     data: DataConfig = DataConfig()
-    n_labeled: int = Field(4, ge=1)
+    n_labelled: int = Field(4, ge=1)
     round_init: Literal["fresh", "previous_round"] = "fresh"
     lab: LabConfig = LabConfig()
     model: ModelConfig = ModelConfig()
@@ -123,10 +126,6 @@ class SsdaParams(RunParams):
         return self
 
 
-def validate(values: Any) -> SsdaParams:
-    return validate_params(SsdaParams, values, "ssda_dual_mix")
-
-
 def preflight(params: SsdaParams) -> None:
     """The real datasets must be where the parameters say, before any node runs."""
     from cvpapers.engine.config import ParameterError
@@ -134,10 +133,10 @@ def preflight(params: SsdaParams) -> None:
     if params.data.source == "embedded":
         _check_weights(params)
         return
-    roots = params.data.real_roots
+    roots = params.data.roots
     needed = {
-        "ssda_dual_mix.data.real_roots.cityscapes": roots.cityscapes,
-        f"ssda_dual_mix.data.real_roots.{params.data.source}": getattr(roots, params.data.source),
+        "ssda_dual_mix.data.roots.cityscapes": roots.cityscapes,
+        f"ssda_dual_mix.data.roots.{params.data.source}": getattr(roots, params.data.source),
     }
     missing = [f"{key} = {path}" for key, path in needed.items() if not Path(path).is_dir()]
     if missing:

@@ -3,7 +3,8 @@
 Each stage draws its batch from a ``torch.Generator`` seeded by the batch's position (so a resumed stage
 replays the same batches) and defines how the loss is computed:
 
-* supervised (target-only / source-only baselines): ``L_seg`` on one labelled set;
+* supervised (target-only / source-only baselines): ``L_seg`` on one labelled set
+  (:func:`cvpapers.da.batches.supervised_draw` / ``supervised_step``, shared by the DA pipelines);
 * region-level teacher (Eq. 2): ``L_seg`` on source boxes pasted into labelled target images;
 * sample-level teacher (Eq. 3): one forward on a 1:1 source/target batch, ``L_seg`` of each half summed;
 * student (Eq. 4): ``λ_kl·KD`` towards the frozen teachers' ensemble on unlabelled target images plus
@@ -12,59 +13,16 @@ replays the same batches) and defines how the loss is computed:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from cvpapers.da.batches import Draw, Step, maybe_flip, pick
 from cvpapers.da.distill import ensemble_probs, kd_loss
+from cvpapers.da.segmenter import Normaliser
 from cvpapers.models.segmentation import seg_loss
 from cvpapers.pipelines.ssda_dual_mix.mixing import region_mix, sample_boxes
-
-Draw = Callable[[torch.Generator], Any]
-Normaliser = Callable[[Tensor], Tensor]
-
-# Input normalisations: the embedded benchmark's fixed statistics (nothing is pretrained), and Caffe's
-# BGR mean subtraction that ImageNet-pretrained DeepLab-v2 weights expect (spec §3.7).
-INPUT_NORMS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float], bool]] = {
-    "embedded": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), False),
-    "caffe": ((104.00698793 / 255, 116.66876762 / 255, 122.67891434 / 255), (1 / 255, 1 / 255, 1 / 255), True),
-}
-
-
-def to_model_channels(x_uint8: Tensor, name: str) -> Tensor:
-    """RGB → the channel order the model expects (BGR for Caffe weights)."""
-    return x_uint8.flip(1) if INPUT_NORMS[name][2] else x_uint8
-
-
-def normaliser(name: str) -> Normaliser:
-    from cvpapers.metrics.segmentation import normalize_images
-
-    mean, std, _ = INPUT_NORMS[name]
-    return lambda x_uint8: normalize_images(to_model_channels(x_uint8, name), mean, std)
-
-
-def _pick(n: int, k: int, g: torch.Generator) -> Tensor:
-    return torch.randint(0, n, (k,), generator=g)
-
-
-def _maybe_flip(x: Tensor, y: Tensor, hflip: bool, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    if not hflip:
-        return x, y
-    flip = torch.rand(x.shape[0], generator=g) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(-1), x), torch.where(flip[:, None, None], y.flip(-1), y)
-
-
-def supervised_draw(images: Tensor, labels: Tensor, batch: int, normalise: Normaliser, hflip: bool = False) -> Draw:
-    """Uniformly drawn labelled images (with replacement): the baselines' batches."""
-
-    def draw(g: torch.Generator) -> tuple[Tensor, Tensor]:
-        idx = _pick(len(images), batch, g)
-        x, y = _maybe_flip(images[idx], labels[idx], hflip, g)
-        return normalise(x), y.long()
-
-    return draw
 
 
 def region_mixed_draw(
@@ -75,10 +33,10 @@ def region_mixed_draw(
     h, w = tgt_x.shape[-2:]
 
     def draw(g: torch.Generator) -> tuple[Tensor, Tensor]:
-        t, s = _pick(len(tgt_x), batch, g), _pick(len(src_x), batch, g)
+        t, s = pick(len(tgt_x), batch, g), pick(len(src_x), batch, g)
         boxes = sample_boxes(batch, h, w, box_area, area_mode, tuple(aspect_range), generator=g)  # type: ignore[arg-type]
         x, y = region_mix(tgt_x[t], tgt_y[t], src_x[s], src_y[s], boxes)
-        x, y = _maybe_flip(x, y, hflip, g)
+        x, y = maybe_flip(x, y, hflip, g)
         return normalise(x), y.long()
 
     return draw
@@ -92,35 +50,26 @@ def sample_level_draw(
     n_src = round(source_fraction * batch)
 
     def draw(g: torch.Generator) -> tuple[Tensor, Tensor, int]:
-        s, t = _pick(len(src_x), n_src, g), _pick(len(tgt_x), batch - n_src, g)
-        x, y = _maybe_flip(torch.cat([src_x[s], tgt_x[t]]), torch.cat([src_y[s], tgt_y[t]]), hflip, g)
+        s, t = pick(len(src_x), n_src, g), pick(len(tgt_x), batch - n_src, g)
+        x, y = maybe_flip(torch.cat([src_x[s], tgt_x[t]]), torch.cat([src_y[s], tgt_y[t]]), hflip, g)
         return normalise(x), y.long(), n_src
 
     return draw
 
 
 def student_draw(
-    unl_x: Tensor, lab_x: Tensor, lab_y: Tensor, unlabeled_batch: int, labeled_batch: int, normalise: Normaliser
+    unl_x: Tensor, lab_x: Tensor, lab_y: Tensor, unlabelled_batch: int, labelled_batch: int, normalise: Normaliser
 ) -> Draw:
     """Eq. 4 batches: unlabelled target images for distillation, labelled target images for CE."""
 
     def draw(g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-        u, lab = _pick(len(unl_x), unlabeled_batch, g), _pick(len(lab_x), labeled_batch, g)
+        u, lab = pick(len(unl_x), unlabelled_batch, g), pick(len(lab_x), labelled_batch, g)
         return normalise(unl_x[u]), normalise(lab_x[lab]), lab_y[lab].long()
 
     return draw
 
 
-def supervised_step(lambda_aux: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]:
-    def step(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        x, y = batch
-        loss = seg_loss(model(x), y, lambda_aux)
-        return loss, {"loss": loss.item(), "n": 1}
-
-    return step
-
-
-def sample_level_step(lambda_aux: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]:
+def sample_level_step(lambda_aux: float) -> Step:
     """One forward on the concatenated batch (BN statistics shared across domains), then the sum of the
     per-domain losses, each averaged over its own valid pixels (spec §3.3)."""
 
@@ -136,6 +85,7 @@ def sample_level_step(lambda_aux: float) -> Callable[[nn.Module, Any], tuple[Ten
 
 
 def freeze(model: nn.Module) -> nn.Module:
+    """A teacher as the student sees it: eval mode, no gradients."""
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -145,7 +95,7 @@ def freeze(model: nn.Module) -> nn.Module:
 def student_step(
     teachers: Sequence[nn.Module], lambda_kl: float, lambda_ce: float, temperature: float,
     t2_scaling: bool, ensemble_mode: str, lambda_aux: float,
-) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]:
+) -> Step:
     """Eq. 4: KD on the main head towards the teachers' ensemble (frozen, eval mode) + CE on labelled images."""
 
     def step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:

@@ -1,0 +1,49 @@
+"""The image sets of the DA pipelines: manifest rows (the embedded benchmark's, or a real dataset's) → in-memory
+arrays ``{"images": uint8 N×H×W×3, "labels": uint8 N×H×W, "ids": int64 N}`` that travel between nodes as ``.npz``.
+
+Real images are held in memory at one size; the loaders themselves are :mod:`cvpapers.data.segmentation`'s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+Arrays = dict[str, np.ndarray]
+
+
+def benchmark_rows(manifest: pd.DataFrame, style: str, split: str) -> pd.DataFrame:
+    """The embedded benchmark's rows of one (style, split), in generation order."""
+    rows = manifest[(manifest["domain"] == style) & (manifest["split"] == split)]
+    if rows.empty:
+        raise ValueError(f"the da_benchmark manifest has no ({style}, {split}) images; "
+                         f"set da_benchmark.counts.{style}.{split} > 0")
+    return rows.sort_values("index")
+
+
+def real_rows(source: str, source_root: str, cityscapes_root: str, max_source: int = 0,
+              max_target: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(source, Cityscapes train pool, Cityscapes val) rows of a real setting; ``max_*`` > 0 keeps the first ones."""
+    from cvpapers.data.segmentation import cityscapes_manifest, gta5_manifest, synthia_manifest
+
+    readers = {"gta5": gta5_manifest, "synthia": synthia_manifest}
+    if source not in readers:
+        raise ValueError(f"unknown real DA source {source!r}; allowed: {', '.join(readers)}")
+    src = readers[source](source_root)
+    city = cityscapes_manifest(cityscapes_root)
+    pool, val = city[city["split"] == "train"], city[city["split"] == "val"]
+    if max_source:
+        src = src.head(max_source)
+    if max_target:
+        pool = pool.head(max_target)
+    return src, pool, val
+
+
+def load_arrays(rows: pd.DataFrame, size: tuple[int, int] | None = None, label_map: np.ndarray | None = None) -> Arrays:
+    """Every row's image and label (resized to ``size`` (H, W) when given); ``label_map`` is a 256-entry lookup
+    applied to the labels (e.g. ``TRAINID19_TO_16``: Cityscapes in SYNTHIA's 16-class space)."""
+    from cvpapers.data.segmentation import load_segmentation
+
+    x, y = load_segmentation(rows.reset_index(drop=True), size)
+    labels = y.numpy() if label_map is None else label_map[y.numpy()]
+    return {"images": x.permute(0, 2, 3, 1).numpy(), "labels": labels, "ids": np.arange(len(rows))}
