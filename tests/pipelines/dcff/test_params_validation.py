@@ -8,23 +8,23 @@ from pathlib import Path
 import pytest
 
 from cvpapers.engine.config import ParameterError
-from cvpapers.pipelines.dcff.config import validate
+from cvpapers.pipelines.dcff import DECLARATION
 from tests.conftest import run_kedro
 
 
 def test_mistyped_value_names_the_key_and_the_value() -> None:
     with pytest.raises(ParameterError, match=r"dcff\.train\.lr: .*'abc'"):
-        validate({"train": {"lr": "abc"}})
+        DECLARATION.validate({"train": {"lr": "abc"}})
 
 
 def test_unknown_key_names_the_key_and_lists_allowed_ones() -> None:
     with pytest.raises(ParameterError, match=r"dcff\.train\.lrr: unknown key; allowed keys here: .*lr"):
-        validate({"train": {"lrr": 0.1}})
+        DECLARATION.validate({"train": {"lrr": 0.1}})
 
 
 def test_cprate_must_fit_the_architecture() -> None:
     with pytest.raises(ParameterError, match=r"dcff\.model.*cprate"):
-        validate({"model": {"arch": "vgg16", "cprate": "[0.5]*6"}})
+        DECLARATION.validate({"model": {"arch": "vgg16", "cprate": "[0.5]*6"}})
 
 
 def test_base_and_paper_parameter_files_are_valid() -> None:
@@ -36,8 +36,8 @@ def test_base_and_paper_parameter_files_are_valid() -> None:
     for env in ("smoke", "paper", "paper_imagenet", "benchmark"):
         override = yaml.safe_load((REPO / f"conf/{env}/parameters_dcff.yml").read_text())["dcff"]
         merged = {**base, **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in override.items()}}
-        validate(merged)
-    validate(base)
+        DECLARATION.validate(merged)
+    DECLARATION.validate(base)
 
 
 @pytest.mark.parametrize("params", [{"dcff.train.lr": "abc"}, {"dcff.train.not_a_key": 1}])

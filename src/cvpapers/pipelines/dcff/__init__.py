@@ -1,7 +1,10 @@
 """DCFF: Training Compact CNNs for Image Classification using Dynamic-coded Filter Fusion (arXiv 2107.06916).
 
-``fusion.py`` and ``training.py`` are plain PyTorch; the Kedro DAG (``pipeline.py``) is imported only when
-the pipeline is built, so using the algorithm as a library does not import Kedro.
+The room's modules are plain PyTorch: ``fusion.py`` (fused conv, KL criterion, export), ``training.py``
+(temperature and re-coding schedule), ``compact.py`` (export check, evaluation), ``baselines.py`` (the L1
+protocol), ``arms.py`` (one trainer for every arm), ``accounting.py`` (MACs), ``claims.py`` (the claim rule
+and the result table). The Kedro DAG (``pipeline.py``) is imported only when the pipeline is built, so using
+the algorithm as a library does not import Kedro.
 """
 
 from cvpapers.declaration import Declaration

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cvpapers.engine.config import RunParams, StrictModel, validate_params
+from cvpapers.data.classification_source import ClassificationDataConfig, check_root
+from cvpapers.engine.config import RunParams, StrictModel, check_device_available
 
 
-class DataConfig(StrictModel):
-    source: Literal["embedded", "cifar10", "imagenet"] = "embedded"
+class DataConfig(ClassificationDataConfig):
+    """The shared classification data (:mod:`cvpapers.data.classification_source`), written under dcff's folder."""
+
     root: str = "data/01_raw/dcff"
-    image_size: int = Field(16, ge=8)
-    n_train: int = Field(2000, ge=10)
-    n_test: int = Field(2000, ge=10)
-    n_classes: int = Field(10, ge=2, le=10)
-    noise: float = Field(0.08, ge=0.0)
-    rotate: bool = False
-    train_seed: int = Field(1, ge=0)
-    test_seed: int = Field(2, ge=0)
-    imagenet_train_dir: str = "ILSVRC2012_img_train"
-    imagenet_val_dir: str = "val"
-    workers: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _distinct_splits(self) -> DataConfig:
-        if self.source == "embedded" and self.train_seed == self.test_seed:
-            raise ValueError("train_seed and test_seed must differ, else the test images repeat the training images")
-        return self
 
 
 class ModelConfig(StrictModel):
@@ -108,7 +92,6 @@ class BaselinesConfig(StrictModel):
 
 
 class DcffParams(RunParams):
-    seed: int = Field(0, ge=0)
     report_best_epoch: bool = True
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -117,32 +100,7 @@ class DcffParams(RunParams):
     baselines: BaselinesConfig = BaselinesConfig()
 
 
-def validate(values: Any) -> DcffParams:
-    return validate_params(DcffParams, values, "dcff")
-
-
 def preflight(params: DcffParams) -> None:
     """Checks of the machine rather than the schema, run before any node: the dataset must be there."""
-    from cvpapers.engine.config import ParameterError
-
-    root = Path(params.data.root)
-    expected = {
-        "embedded": [],
-        "cifar10": [root / "cifar-10-batches-py"],
-        "imagenet": [root / params.data.imagenet_train_dir, root / params.data.imagenet_val_dir],
-    }[params.data.source]
-    missing = [p for p in expected if not p.is_dir()]
-    if missing:
-        layout = {
-            "cifar10": "<root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta} (CIFAR-10 python version)",
-            "imagenet": "<root>/<train_dir>/<wnid>/*.JPEG and <root>/<val_dir>/<wnid>/*.JPEG",
-        }[params.data.source]
-        raise ParameterError(
-            f"dcff.data.root: {', '.join(map(str, missing))} not found for source '{params.data.source}'; "
-            f"expected {layout}. Set dcff.data.root to the dataset's folder."
-        )
-    if params.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ParameterError(f"dcff.device: '{params.device}' but CUDA is not available; use 'auto' or 'cpu'")
+    check_root(params.data, "dcff.data.root")
+    check_device_available(params.device, "dcff.device")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -226,6 +226,16 @@ class FusedConv2d(nn.Module):
             f"{self.in_channels}, {self.out_channels} (of {self.out_full}), kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
         )
+
+
+def build_fused_classifier(
+    arch: str, num_classes: int = 10, layer_rates: Sequence[float] | None = None
+) -> nn.Module:
+    """The fused network DCFF trains: ``build_classifier`` with every prunable conv a :class:`FusedConv2d`
+    (the builder a fused checkpoint names, so ``rebuild_model`` gives it back)."""
+    from cvpapers.models.classification import build_classifier
+
+    return build_classifier(arch, num_classes, layer_rates, conv=FusedConv2d)
 
 
 # --------------------------------------------------------------------------------------------
