@@ -522,3 +522,34 @@ def write_street_split(
             "horizon": horizons,
         }
     )
+
+
+def write_benchmark(
+    root: str | Path,
+    counts: dict[str, dict[str, int]],
+    height: int = 64,
+    width: int = 128,
+    base_seed: int = 0,
+    night_lights: bool = False,
+    preview: int = 200,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Write every (style, split) with a non-zero count under ``root``; one manifest for all.
+
+    Also returns each style's class frequencies (percent, from up to ``preview`` images of its first split)
+    and a preview of 4 images followed by their colourised label maps per style.
+    """
+    parts, freq_rows, grid = [], [], {}
+    for style, splits in counts.items():
+        if not any(splits.values()):
+            continue
+        for split, n in splits.items():
+            if n:
+                rows = write_street_split(root, style, split, n, height, width, base_seed, night_lights)
+                parts.append(rows.assign(dataset="embedded"))
+        split = next(s for s, n in splits.items() if n)
+        images, labels, _ = generate_style(style, split, min(splits[split], preview), height, width, base_seed,
+                                           night_lights)
+        freq_rows.append({"style": style, **dict(zip(CLASS_NAMES, np.round(100 * class_frequencies(labels), 2),
+                                                      strict=True))})
+        grid[style] = np.concatenate([images[:4], colorize(labels[:4])])
+    return pd.concat(parts, ignore_index=True), pd.DataFrame(freq_rows), grid
