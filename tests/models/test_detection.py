@@ -1,4 +1,6 @@
-"""Invariants of the MI-AOD detector parts (papers/mi_aod.md §3.2, §3.4 a, §4.1, §8.2, §9.1, §9.2)."""
+"""Invariants of the shared detector parts (papers/mi_aod.md §3.4 a, §4.1, §8.2, §9.2): anchors, box coding,
+MaxIoU assignment, backbones, and a detector that takes its head as a parameter (a plain RetinaNet head here;
+the MI-AOD head is tested in tests/pipelines/mi_aod/test_heads.py)."""
 
 from __future__ import annotations
 
@@ -8,66 +10,77 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from torch import nn
+from torch import Tensor, nn
 
 from cvpapers.models.detection import (
+    PRIOR_PROB,
     AnchorGrid,
-    HeadOutput,
-    MIAODDetector,
-    MIAODHead,
     ResNetFPNBackbone,
+    RetinaDetector,
+    TinyRetinaBackbone,
+    anchor_grid_for,
     assign_targets,
     box_iou_batched,
-    build_miaod_detector,
+    build_backbone,
     decode_boxes,
     encode_boxes,
+    normal_init,
+    retina_subnet,
 )
 
 PAPER_STRIDES = (8, 16, 32, 64, 128)
-PRIOR_BIAS = -math.log(0.99 / 0.01)
 
 
 def _params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
-def _meta_paper_model(norm: str, extra_from: str) -> MIAODDetector:
-    """The paper-sized detector without real storage: counts only, no 170 MB of random init."""
-    with torch.device("meta"):
-        return build_miaod_detector(
-            "resnet50_fpn", num_classes=20, tower_depth=4, norm=norm, extra_from=extra_from
-        )
+class PlainRetinaHead(nn.Module):
+    """torchvision's RetinaNet head in miniature: one classifier and one box regressor."""
+
+    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, tower_depth: int = 1) -> None:
+        super().__init__()
+        self.num_anchors, self.num_classes = num_anchors, num_classes
+        self.cls = retina_subnet(in_channels, num_anchors * num_classes, tower_depth)
+        self.reg = retina_subnet(in_channels, num_anchors * 4, tower_depth)
+        normal_init(self.cls.out, bias=-math.log((1 - PRIOR_PROB) / PRIOR_PROB))
+        normal_init(self.reg.out)
+
+    def _per_anchor(self, x: Tensor, k: int) -> Tensor:
+        n, _, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(n, h * w * self.num_anchors, k)
+
+    def forward(self, features: list[Tensor]) -> dict[str, list[Tensor]]:
+        return {"cls": [self._per_anchor(self.cls(f), self.num_classes) for f in features],
+                "reg": [self._per_anchor(self.reg(f), 4) for f in features]}
+
+    def class_scores(self, output: dict[str, list[Tensor]], temperature: float = 1.0) -> list[Tensor]:
+        return [(t / temperature).sigmoid() for t in output["cls"]]
+
+    def box_deltas(self, output: dict[str, list[Tensor]]) -> list[Tensor]:
+        return output["reg"]
+
+
+def _tiny_detector(num_classes: int = 4) -> RetinaDetector:
+    net = build_backbone("tiny")
+    grid = anchor_grid_for(net)
+    return RetinaDetector(net, grid, PlainRetinaHead(net.out_channels, grid.num_anchors, num_classes))
 
 
 @pytest.fixture(scope="module")
-def resnet_model() -> MIAODDetector:
-    """One real ResNet-50-FPN detector for the whole module (building one takes ~1 s)."""
+def resnet_backbone() -> ResNetFPNBackbone:
+    """One real ResNet-50-FPN for the whole module (building one takes ~1 s)."""
     torch.manual_seed(0)
-    return build_miaod_detector("resnet50_fpn", num_classes=3, tower_depth=1)
+    return ResNetFPNBackbone()
 
 
 @pytest.fixture
-def tiny_model() -> MIAODDetector:
+def tiny_model() -> RetinaDetector:
     torch.manual_seed(0)
-    return build_miaod_detector("tiny", num_classes=4)
+    return _tiny_detector()
 
 
-# ------------------------------------------------------------------------------------ §9.1 param counts
-
-
-def test_miaod_head_paper_size_has_exact_param_count() -> None:
-    assert _params(MIAODHead(256, 9, 20, 4)) == 10_768_960
-
-
-@pytest.mark.parametrize(
-    ("extra_from", "norm", "expected"),
-    [("p5", "frozen_bn", 38_092_544), ("p5", "bn", 38_145_664), ("c5", "bn", 42_274_432)],
-)
-def test_paper_detector_has_exact_param_count(extra_from: str, norm: str, expected: int) -> None:
-    model = _meta_paper_model(norm, extra_from)
-    assert _params(model) == expected
-    # frozen parameters (stem + layer1) still count; FrozenBatchNorm2d holds buffers only
-    assert _params(model.head) == 10_768_960
+# ------------------------------------------------------------------------------------ param counts
 
 
 def test_torchvision_retinanet_param_count_sanity() -> None:
@@ -78,20 +91,7 @@ def test_torchvision_retinanet_param_count_sanity() -> None:
     assert _params(model) == 34_068_119
 
 
-def test_tiny_detector_has_about_half_a_million_params(tiny_model: MIAODDetector) -> None:
-    n = _params(tiny_model)
-    print(f"tiny MI-AOD detector: {n:,} parameters")
-    assert 400_000 < n < 600_000
-
-
 # ------------------------------------------------------------------------------------ §9.2 anchors
-
-
-def test_tiny_model_has_1620_anchors_at_96px(tiny_model: MIAODDetector) -> None:
-    assert tiny_model.anchor_grid.num_anchors == 9
-    assert tiny_model.anchor_grid.count((96, 96)) == 1620
-    out = tiny_model(torch.rand(1, 3, 96, 96))
-    assert out.level_sizes == [a.shape[0] for a in tiny_model.anchors((96, 96))] == [1296, 324]
 
 
 def test_paper_anchor_settings_give_116712_anchors_at_1024x608() -> None:
@@ -125,35 +125,6 @@ def test_anchor_index_i_sits_at_location_i_div_a_in_row_major_order() -> None:
         torch.testing.assert_close(centres[:, 1], (loc // w).float() * stride)
         # location 0 is centred on (0, 0), so its anchors are the base anchors every location repeats
         torch.testing.assert_close(anchors - torch.cat([centres, centres], 1), anchors[:a].repeat(h * w, 1))
-
-
-def test_head_reshape_order_matches_anchor_grid_order() -> None:
-    """A regression head that writes (x index, y index, anchor index) of its own location into its
-    outputs: after the head's reshape, row i must describe the anchor the grid put at row i."""
-    grid = AnchorGrid((8, 16), [[10.0, 20.0], [30.0, 40.0]], (0.5, 1.0, 2.0))
-    a = grid.num_anchors
-    head = MIAODHead(2, a, num_classes=3, tower_depth=0)
-    with torch.no_grad():
-        head.f_r.out.weight.zero_()
-        head.f_r.out.bias.zero_()
-        for k in range(a):
-            head.f_r.out.weight[4 * k + 0, 0, 1, 1] = 1.0  # channel 0 of the input = x index
-            head.f_r.out.weight[4 * k + 1, 1, 1, 1] = 1.0  # channel 1 = y index
-            head.f_r.out.bias[4 * k + 2] = float(k)
-    sizes = [(3, 5), (2, 3)]  # non-square, so a transposed order cannot pass
-    feats = []
-    for h, w in sizes:
-        yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
-        feats.append(torch.stack([xx, yy])[None].repeat(2, 1, 1, 1))
-    out = head(feats)
-    assert [t.shape for t in out["cls1"]] == [(2, 3 * 5 * a, 3), (2, 2 * 3 * a, 3)]
-    for reg, anchors, stride in zip(out["reg"], grid(sizes), grid.strides, strict=True):
-        centres = (anchors[:, :2] + anchors[:, 2:]) / 2 / stride
-        torch.testing.assert_close(reg[0, :, :2], centres)
-        torch.testing.assert_close(reg[1, :, :2], centres)
-        k = reg[0, :, 2].round().long()
-        torch.testing.assert_close(anchors[:, 2:] - anchors[:, :2], (anchors[:a, 2:] - anchors[:a, :2])[k])
-        torch.testing.assert_close(k, torch.arange(anchors.shape[0]) % a)
 
 
 # ------------------------------------------------------------------------------------ box coding / IoU
@@ -281,41 +252,10 @@ def test_assign_targets_batched_equals_per_image() -> None:
     assert int(batched.num_pos) == total > 0
 
 
-# ------------------------------------------------------------------------------------ head / detector
+# ------------------------------------------------------------------------------------ detector with a head
 
 
-def test_head_init_follows_the_focal_prior_and_f1_f2_differ() -> None:
-    torch.manual_seed(0)
-    head = MIAODHead(32, 9, 4, tower_depth=2)
-    for subnet in (head.f1, head.f2, head.f_mil):
-        torch.testing.assert_close(subnet.out.bias, torch.full((36,), PRIOR_BIAS))
-        assert subnet.out.weight.std().item() == pytest.approx(0.01, rel=0.1)
-    assert head.f_r.out.bias.abs().max() == 0
-    assert head.f1.tower[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
-    assert head.f_mil.tower[0].weight.std().item() > 0.02  # PyTorch default init, not re-initialised
-    assert not torch.equal(head.f1.out.weight, head.f2.out.weight)
-    assert not torch.equal(head.f1.tower[0].weight, head.f2.tower[0].weight)
-
-
-def test_head_output_cat_and_level_sizes(tiny_model: MIAODDetector) -> None:
-    out = tiny_model(torch.rand(2, 3, 64, 64))
-    assert isinstance(out, HeadOutput)
-    assert out.level_sizes == [8 * 8 * 9, 4 * 4 * 9]
-    assert out.cat("cls1").shape == out.cat("cls2").shape == out.cat("mil").shape == (2, 720, 4)
-    assert out.cat("reg").shape == (2, 720, 4)
-
-
-def test_modules_by_role_cover_every_parameter_once(tiny_model: MIAODDetector) -> None:
-    roles = tiny_model.modules_by_role()
-    assert set(roles) == {"g", "f1", "f2", "f_mil", "f_r"}
-    assert roles["f1"] is tiny_model.head.f1 and roles["g"] is tiny_model.backbone
-    ids = [id(p) for m in roles.values() for p in m.parameters()]
-    assert len(ids) == len(set(ids)) == len(list(tiny_model.parameters()))
-
-
-def _check_detections(
-    dets: list[dict[str, torch.Tensor]], hw: tuple[int, int], thr: float, max_dets: int
-) -> None:
+def _check_detections(dets: list[dict[str, Tensor]], hw: tuple[int, int], thr: float, max_dets: int) -> None:
     h, w = hw
     for d in dets:
         boxes, scores, labels = d["boxes"], d["scores"], d["labels"]
@@ -327,114 +267,132 @@ def _check_detections(
         assert (scores[:-1] >= scores[1:]).all()
 
 
-def test_detect_outputs_are_valid_and_score_heads_differ(tiny_model: MIAODDetector) -> None:
+def test_the_detector_runs_the_head_it_is_given(tiny_model: RetinaDetector) -> None:
+    out = tiny_model(torch.rand(2, 3, 96, 96))
+    assert set(out) == {"cls", "reg"}
+    assert [t.shape[1] for t in out["reg"]] == [a.shape[0] for a in tiny_model.anchors((96, 96))] == [1296, 324]
+    assert tiny_model.num_classes == 4 and tiny_model.anchor_grid.count((96, 96)) == 1620
+    ids = [id(p) for p in tiny_model.parameters()]
+    assert set(ids) == {id(p) for m in (tiny_model.backbone, tiny_model.head) for p in m.parameters()}
+
+
+def test_detect_outputs_are_valid_and_score_options_reach_the_head(tiny_model: RetinaDetector) -> None:
     with torch.no_grad():  # a detector that fires: scores ≈ 0.5 everywhere, so NMS and max_dets act
-        tiny_model.head.f1.out.bias.zero_()
-        tiny_model.head.f2.out.bias.zero_()
+        tiny_model.head.cls.out.bias.zero_()
     model = tiny_model.eval()
     images = torch.rand(2, 3, 96, 96)
     dets = model.detect(images, score_thr=0.3, max_dets=50)
     assert len(dets) == 2 and all(d["scores"].numel() == 50 for d in dets)
     _check_detections(dets, (96, 96), 0.3, 50)
     assert all(((d["labels"] >= 0) & (d["labels"] < 4)).all() for d in dets)
-    mean = model.detect(images, score_thr=0.3, max_dets=50, score_head="mean")
-    _check_detections(mean, (96, 96), 0.3, 50)
-    assert not torch.allclose(dets[0]["scores"], mean[0]["scores"])
-    # one forward pass reused: same as detect
-    again = model.detect_from(model(images), (96, 96), score_thr=0.3, max_dets=50)
+    sharper = model.detect(images, score_thr=0.3, max_dets=50, temperature=0.5)
+    _check_detections(sharper, (96, 96), 0.3, 50)
+    assert not torch.allclose(dets[0]["scores"], sharper[0]["scores"])
+    again = model.detect_from(model(images), (96, 96), score_thr=0.3, max_dets=50)  # one forward pass reused
     for a, b in zip(dets, again, strict=True):
         for key in ("boxes", "scores", "labels"):
             torch.testing.assert_close(a[key], b[key])
-    # a batch gives the per-image results
-    single = model.detect(images[1:], score_thr=0.3, max_dets=50)[0]
+    single = model.detect(images[1:], score_thr=0.3, max_dets=50)[0]  # a batch gives the per-image results
     torch.testing.assert_close(single["scores"], dets[1]["scores"], atol=1e-5, rtol=1e-5)
 
 
-def test_detect_with_random_init_model_respects_thresholds(tiny_model: MIAODDetector) -> None:
+def test_detect_with_random_init_model_respects_thresholds(tiny_model: RetinaDetector) -> None:
     model = tiny_model.eval()
     dets = model.detect(torch.rand(3, 3, 96, 96))  # prior 0.01 < 0.05: nothing to report
     assert [d["boxes"].shape for d in dets] == [(0, 4)] * 3
     dets = model.detect(torch.rand(3, 3, 96, 96), score_thr=0.005, max_dets=7, pre_nms_top=20)
     _check_detections(dets, (96, 96), 0.005, 7)
-    with pytest.raises(ValueError, match="score_head"):
-        model.detect(torch.rand(1, 3, 96, 96), score_head="f2")
+    with pytest.raises(ValueError, match="anchors per level"):
+        model.detect_from(model(torch.rand(1, 3, 96, 96)), (64, 64))
 
 
-def test_tiny_detector_trains_end_to_end_after_detect(tiny_model: MIAODDetector) -> None:
+def test_tiny_detector_trains_end_to_end_after_detect(tiny_model: RetinaDetector) -> None:
     images = torch.rand(2, 3, 96, 96)
     tiny_model.eval().detect(images)  # fills the anchor cache inside inference mode
     out = tiny_model.train()(images)
     anchors = torch.cat(tiny_model.anchors(images))
     t = assign_targets(anchors, torch.tensor([[[10.0, 10.0, 40.0, 40.0]]] * 2), torch.tensor([[1], [2]]), 4)
-    cls = out.cat("cls1")
+    cls, reg = torch.cat(out["cls"], 1), torch.cat(out["reg"], 1)
     loss = torchvision.ops.sigmoid_focal_loss(cls[t.valid], t.labels[t.valid], reduction="sum")
-    loss = (loss + (out.cat("reg") - t.deltas).abs()[t.pos].sum()) / t.normalizer
-    boxes = decode_boxes(anchors[None], out.cat("reg"))  # e.g. an IoU-style loss: anchors in autograd
+    loss = (loss + (reg - t.deltas).abs()[t.pos].sum()) / t.normalizer
+    boxes = decode_boxes(anchors[None], reg)  # e.g. an IoU-style loss: anchors in autograd
     loss = loss + 0.0 * boxes.sum()
     loss.backward()
     assert torch.isfinite(loss)
-    assert tiny_model.head.f1.out.weight.grad is not None
+    assert tiny_model.head.cls.out.weight.grad is not None
     assert tiny_model.backbone.stage1[0][0].weight.grad is not None
 
 
-# ------------------------------------------------------------------------------------ builder
+def test_the_detector_refuses_a_head_or_grid_that_does_not_fit_the_backbone() -> None:
+    net = TinyRetinaBackbone()
+    grid = anchor_grid_for(net)
+    with pytest.raises(ValueError, match="anchors per location"):
+        RetinaDetector(net, grid, PlainRetinaHead(net.out_channels, 6, 3))
+    with pytest.raises(ValueError, match="strides"):
+        RetinaDetector(net, AnchorGrid((8, 16, 32), [[16.0]] * 3, (1.0,)), PlainRetinaHead(net.out_channels, 1, 3))
 
 
-def test_builder_rejects_unknown_backbone_and_mismatched_anchor_levels() -> None:
+# ------------------------------------------------------------------------------------ builders
+
+
+def test_builders_reject_unknown_backbones_tiny_options_and_mismatched_anchor_levels() -> None:
     with pytest.raises(ValueError, match="backbone"):
-        build_miaod_detector("vgg16")
+        build_backbone("vgg16")
+    with pytest.raises(ValueError, match="norm"):
+        build_backbone("tiny", norm="frozen_bn")
+    with pytest.raises(ValueError, match="backbone_weights"):
+        build_backbone("tiny", backbone_weights="r50.pth")
     with pytest.raises(ValueError, match="anchor_sizes"):
-        build_miaod_detector("tiny", anchor_sizes=[[16.0], [32.0], [64.0]])
+        anchor_grid_for(TinyRetinaBackbone(), [[16.0], [32.0], [64.0]])
     with pytest.raises(ValueError, match="anchor_sizes"), torch.device("meta"):
-        build_miaod_detector("resnet50_fpn", anchor_sizes=[[16.0], [32.0]])
+        anchor_grid_for(build_backbone("resnet50_fpn"), [[16.0], [32.0]])
 
 
-def test_builder_paper_defaults_use_retina_anchor_sizes() -> None:
-    model = _meta_paper_model("bn", "c5")
-    assert model.anchor_grid.strides == PAPER_STRIDES
-    assert model.anchor_grid.sizes[4] == pytest.approx((512.0, 512.0 * 2 ** (1 / 3), 512.0 * 2 ** (2 / 3)))
-    assert model.backbone.out_channels == 256
-    assert isinstance(model.backbone, ResNetFPNBackbone)
+def test_default_anchor_sizes_are_the_tiny_ones_or_retinanet_octaves() -> None:
+    assert anchor_grid_for(TinyRetinaBackbone()).sizes == ((16.0, 20.0, 25.0), (32.0, 40.0, 50.0))
+    with torch.device("meta"):
+        net = build_backbone("resnet50_fpn", fpn_channels=64)  # the FPN width stays RetinaNet's 256
+    grid = anchor_grid_for(net)
+    assert grid.strides == PAPER_STRIDES and net.out_channels == 256
+    assert grid.sizes[4] == pytest.approx((512.0, 512.0 * 2 ** (1 / 3), 512.0 * 2 ** (2 / 3)))
 
 
 # ------------------------------------------------------------------------------------ ResNet path
 
 
-def test_resnet_bn_stays_in_eval_and_frozen_stages_do_not_train(resnet_model: MIAODDetector) -> None:
-    resnet_model.train()
-    bns = [m for m in resnet_model.backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+def test_resnet_bn_stays_in_eval_and_frozen_stages_do_not_train(resnet_backbone: ResNetFPNBackbone) -> None:
+    resnet_backbone.train()
+    bns = [m for m in resnet_backbone.modules() if isinstance(m, nn.BatchNorm2d)]
     assert len(bns) == 53
     assert all(not m.training for m in bns)
-    assert resnet_model.head.training and resnet_model.backbone.fpn.training
-    body = resnet_model.backbone.body
+    assert resnet_backbone.fpn.training
+    body = resnet_backbone.body
     for frozen in (body.conv1, body.bn1, body.layer1):
         assert all(not p.requires_grad for p in frozen.parameters())
-    for trained in (body.layer2, body.layer4, resnet_model.backbone.fpn):
+    for trained in (body.layer2, body.layer4, resnet_backbone.fpn):
         assert all(p.requires_grad for p in trained.parameters())
     assert all(m.weight.requires_grad for m in body.layer2.modules() if isinstance(m, nn.BatchNorm2d))
 
 
-def test_resnet_forward_gives_p3_to_p7_matching_the_anchors(resnet_model: MIAODDetector) -> None:
+def test_resnet_forward_gives_p3_to_p7_matching_the_anchors(resnet_backbone: ResNetFPNBackbone) -> None:
     images = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        feats = resnet_model.eval().backbone(images)
-        out = resnet_model(images)
+        feats = resnet_backbone.eval()(images)
     assert [tuple(f.shape[-2:]) for f in feats] == [(8, 8), (4, 4), (2, 2), (1, 1), (1, 1)]
     assert all(f.shape[1] == 256 for f in feats)
-    assert out.level_sizes == [a.shape[0] for a in resnet_model.anchors(images)]
+    grid = anchor_grid_for(resnet_backbone)
+    assert [tuple(f.shape[-2:]) for f in feats] == grid.feature_sizes((64, 64))
 
 
 def test_resnet_load_weights_from_a_torchvision_state_dict(
-    resnet_model: MIAODDetector, tmp_path: Path
+    resnet_backbone: ResNetFPNBackbone, tmp_path: Path
 ) -> None:
     torch.manual_seed(1)
-    reference = torchvision.models.resnet50(
-        weights=None
-    ).state_dict()  # includes fc.* and num_batches_tracked
+    reference = torchvision.models.resnet50(weights=None).state_dict()  # includes fc.* and num_batches_tracked
     path = tmp_path / "resnet50.pth"
     torch.save(reference, path)
-    resnet_model.backbone.load_weights(path)
-    body = resnet_model.backbone.body.state_dict()
+    resnet_backbone.load_weights(path)
+    body = resnet_backbone.body.state_dict()
     torch.testing.assert_close(body["layer3.2.conv2.weight"], reference["layer3.2.conv2.weight"])
     torch.testing.assert_close(body["bn1.running_var"], reference["bn1.running_var"])
     frozen = ResNetFPNBackbone(norm="frozen_bn")  # FrozenBatchNorm2d has no num_batches_tracked
@@ -444,7 +402,7 @@ def test_resnet_load_weights_from_a_torchvision_state_dict(
     bad = tmp_path / "not_a_resnet.pth"
     torch.save({"conv1.weight": reference["conv1.weight"], "head.weight": torch.zeros(3)}, bad)
     with pytest.raises(ValueError, match="not_a_resnet.pth") as err:
-        resnet_model.backbone.load_weights(bad)
+        resnet_backbone.load_weights(bad)
     assert "missing keys" in str(err.value) and "head.weight" in str(err.value)
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):
-        resnet_model.backbone.load_weights(tmp_path / "nowhere.pth")
+        resnet_backbone.load_weights(tmp_path / "nowhere.pth")

@@ -1,18 +1,23 @@
-"""RetinaNet-style detector with the MI-AOD head (``papers/mi_aod.md`` §3.1–3.4, §4.1, §4.3, §8.2).
+"""One-stage anchor detectors (RetinaNet layout) from shared parts, torchvision-style: the detector takes
+its backbone, its anchor generator and its head as parameters (``papers/mi_aod.md`` §3.4 a, §4.1, §4.3,
+§8.2 describe the parts; the MI-AOD head lives in ``cvpapers.pipelines.mi_aod.heads``).
 
-A small :class:`MIAODDetector` assembled from torchvision parts rather than a subclass of torchvision's
-``RetinaNet``: MI-AOD needs per-level logits of *two* classifiers (f1, f2) plus a MIL head (f_mil) and
-stage-wise freezing by role, none of which ``RetinaNet.forward`` exposes. Two backbones share one
-interface (``forward(x) -> [P_l]``, ``strides``, ``out_channels``):
+* Backbones share one interface (``forward(x) -> [P_l]``, ``strides``, ``out_channels``):
+  :class:`TinyRetinaBackbone` (CPU-sized, strides 8/16) and :class:`ResNetFPNBackbone` (torchvision
+  ResNet-50 + FPN, P3–P7, P6 from C5 as MMDetection or from P5 as torchvision); :func:`build_backbone`
+  builds either by name.
+* :class:`AnchorGrid` (anchors per level), :func:`assign_targets` (MaxIoU, batched), :func:`encode_boxes` /
+  :func:`decode_boxes` (DeltaXYWH), :func:`postprocess` (score threshold, top-k, decode, class-wise NMS).
+* :class:`RetinaDetector` (backbone + anchor grid + head): normalises the images, runs backbone and head,
+  caches anchors and turns a forward pass into detections. A head is any module with ``num_anchors``,
+  ``num_classes``, ``forward(features) -> output``, ``class_scores(output, **options) -> [(N, HWA, C)]``
+  (probabilities per level) and ``box_deltas(output) -> [(N, HWA, 4)]``; :func:`retina_subnet` and
+  :data:`PRIOR_PROB` are the RetinaNet subnet blocks heads are made of.
 
-* :class:`TinyRetinaBackbone` (§8.2): CPU-sized, strides 8/16, ~0.5 M parameters with the head.
-* :class:`ResNetFPNBackbone` (§4.1): torchvision ResNet-50 + FPN, P3–P7, P6 from C5 (MMDetection,
-  the paper's) or from P5 (torchvision's RetinaNet layout).
-
-Conventions shared with the MI-AOD training code:
+Conventions:
 
 * boxes are xyxy in continuous pixel coordinates; widths are ``x2 - x1`` (MMDetection v2, no +1);
-* anchors and head outputs of a level are ordered (H, W, A): the head permutes (N, A·K, H, W) to
+* anchors and head outputs of a level are ordered (H, W, A): a head permutes (N, A·K, H, W) to
   (N, H, W, A·K) and reshapes to (N, H·W·A, K), :class:`AnchorGrid` enumerates locations row-major and
   the A anchors of a location innermost;
 * every function is vectorised over anchors, boxes and the batch; only FPN levels and (in the
@@ -26,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,25 +45,29 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from cvpapers.models.convs import conv_bn_relu
 
 __all__ = [
+    "BACKBONES",
+    "PRIOR_PROB",
     "AnchorGrid",
     "AnchorTargets",
-    "HeadOutput",
-    "MIAODDetector",
-    "MIAODHead",
     "ResNetFPNBackbone",
+    "RetinaDetector",
     "TinyRetinaBackbone",
+    "anchor_grid_for",
     "assign_targets",
     "box_iou_batched",
-    "build_miaod_detector",
+    "build_backbone",
     "decode_boxes",
     "encode_boxes",
+    "normal_init",
+    "postprocess",
+    "retina_subnet",
 ]
 
 #: Largest |dw|, |dh| accepted by :func:`decode_boxes` (MMDetection's and torchvision's clamp): a box
 #: may grow at most 1000/16 times its anchor, so exp() never overflows on a wild regression output.
 DEFAULT_MAX_RATIO: float = abs(math.log(16.0 / 1000.0))
 
-#: Focal-loss prior of the classification heads (§3.2): σ(bias) = 0.01 at the start, so the ~10⁵
+#: Focal-loss prior of RetinaNet classification heads: σ(bias) = 0.01 at the start, so the ~10⁵
 #: background anchors do not swamp the first iterations.
 PRIOR_PROB: float = 0.01
 
@@ -410,12 +420,16 @@ class ResNetFPNBackbone(nn.Module):
         load_state_checked(self.body, state, f"ResNet-50 weights from {path}")
 
 
+
+
 # --------------------------------------------------------------------------------------------------
-# Head (§3.2)
+# Head building blocks
 # --------------------------------------------------------------------------------------------------
 
 
-def _subnet(in_channels: int, out_channels: int, depth: int) -> nn.Sequential:
+def retina_subnet(in_channels: int, out_channels: int, depth: int) -> nn.Sequential:
+    """A RetinaNet subnet shared over levels: ``depth`` × (conv3×3 + ReLU), then a conv3×3 to
+    ``out_channels``, as ``Sequential(tower=..., out=...)``."""
     tower: list[nn.Module] = []
     for _ in range(depth):
         tower += [nn.Conv2d(in_channels, in_channels, 3, padding=1), nn.ReLU(inplace=True)]
@@ -424,99 +438,31 @@ def _subnet(in_channels: int, out_channels: int, depth: int) -> nn.Sequential:
     )
 
 
-def _normal_init(conv: nn.Conv2d, bias: float = 0.0, std: float = 0.01) -> None:
+def normal_init(conv: nn.Conv2d, bias: float = 0.0, std: float = 0.01) -> None:
+    """RetinaNet's head init: weights N(0, std), a constant bias (``-log((1-π)/π)`` for classifiers)."""
     nn.init.normal_(conv.weight, 0.0, std)
     nn.init.constant_(conv.bias, bias)
-
-
-class MIAODHead(nn.Module):
-    """Four independent RetinaNet subnets shared over levels: classifiers f1, f2, MIL head f_mil (A·C
-    outputs each) and box regressor f_r (A·4). Each is ``Sequential(tower=..., out=...)``.
-
-    Init (§3.2): towers of f1, f2, f_r and the final f_r conv N(0, 0.01), bias 0; final convs of f1, f2,
-    f_mil N(0, 0.01), bias −log((1−π)/π) with π = 0.01. The f_mil tower keeps PyTorch's default init,
-    as in the official code. f1 and f2 draw from the generator one after the other, so they differ —
-    the discrepancy the method trains on starts non-zero.
-    """
-
-    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, tower_depth: int = 4) -> None:
-        super().__init__()
-        self.num_anchors = int(num_anchors)
-        self.num_classes = int(num_classes)
-        ac = self.num_anchors * self.num_classes
-        self.f1 = _subnet(in_channels, ac, tower_depth)
-        self.f2 = _subnet(in_channels, ac, tower_depth)
-        self.f_mil = _subnet(in_channels, ac, tower_depth)
-        self.f_r = _subnet(in_channels, self.num_anchors * 4, tower_depth)
-        prior_bias = -math.log((1.0 - PRIOR_PROB) / PRIOR_PROB)
-        for subnet in (self.f1, self.f2, self.f_r):
-            for m in subnet.tower.modules():
-                if isinstance(m, nn.Conv2d):
-                    _normal_init(m)
-        for subnet in (self.f1, self.f2, self.f_mil):
-            _normal_init(subnet.out, bias=prior_bias)
-        _normal_init(self.f_r.out)
-
-    def _per_anchor(self, x: Tensor, k: int) -> Tensor:
-        n, _, h, w = x.shape
-        return x.permute(0, 2, 3, 1).reshape(n, h * w * self.num_anchors, k)
-
-    def forward(self, features: list[Tensor]) -> dict[str, list[Tensor]]:
-        c = self.num_classes
-        return {
-            "cls1": [self._per_anchor(self.f1(f), c) for f in features],
-            "cls2": [self._per_anchor(self.f2(f), c) for f in features],
-            "mil": [self._per_anchor(self.f_mil(f), c) for f in features],
-            "reg": [self._per_anchor(self.f_r(f), 4) for f in features],
-        }
-
-
-@dataclass
-class HeadOutput:
-    """Per-level head outputs, each (N, H_l·W_l·A, K): logits of f1, f2, f_mil (K = C), deltas (K = 4).
-
-    Levels stay separate because the MIL weights are a softmax over the anchors of one level (§3.3).
-    """
-
-    cls1: list[Tensor]
-    cls2: list[Tensor]
-    mil: list[Tensor]
-    reg: list[Tensor]
-
-    def cat(self, name: str) -> Tensor:
-        """One output with all levels concatenated along the anchor axis: (N, ΣH·W·A, K)."""
-        if name not in ("cls1", "cls2", "mil", "reg"):
-            raise KeyError(f"unknown head output {name!r}; expected cls1, cls2, mil or reg")
-        return torch.cat(getattr(self, name), dim=1)
-
-    @property
-    def level_sizes(self) -> list[int]:
-        """Anchors per level, H_l·W_l·A (for splitting concatenated per-anchor tensors)."""
-        return [t.shape[1] for t in self.cls1]
 
 
 # --------------------------------------------------------------------------------------------------
 # Detector
 # --------------------------------------------------------------------------------------------------
 
-_SCORE_HEADS = ("f1", "mean")
 
+class RetinaDetector(nn.Module):
+    """Backbone + anchor grid + head + post-processing (torchvision's ``RetinaNet(backbone,
+    anchor_generator=..., head=...)`` shape, without the losses, which live with the training code).
 
-class MIAODDetector(nn.Module):
-    """Backbone + MI-AOD head + anchors + post-processing (§4.3).
-
-    ``forward`` takes (N, 3, H, W) images in [0, 1] (normalised inside with ImageNet mean/std, which the
-    paper's pipeline applies on 0–255 images with the same effect) and returns a :class:`HeadOutput`;
-    losses live with the training code. No resizing or padding happens here: the caller feeds a batch of
-    equally sized images (the embedded data are fixed-size; the real path pads to a multiple of 32).
+    ``forward`` takes (N, 3, H, W) images in [0, 1] (normalised inside with ImageNet mean/std, which
+    MMDetection applies on 0–255 images with the same effect) and returns whatever the head returns.
+    No resizing or padding happens here: the caller feeds a batch of equally sized images.
     """
 
     def __init__(
         self,
         backbone: nn.Module,
-        num_classes: int,
         anchor_grid: AnchorGrid,
-        tower_depth: int,
+        head: nn.Module,
         image_mean: Sequence[float] = (0.485, 0.456, 0.406),
         image_std: Sequence[float] = (0.229, 0.224, 0.225),
     ) -> None:
@@ -524,29 +470,21 @@ class MIAODDetector(nn.Module):
         strides = tuple(getattr(backbone, "strides", anchor_grid.strides))
         if strides != anchor_grid.strides:
             raise ValueError(f"anchor strides {anchor_grid.strides} do not match the backbone's {strides}")
+        if int(head.num_anchors) != anchor_grid.num_anchors:
+            raise ValueError(f"the head predicts {head.num_anchors} anchors per location, the grid has "
+                             f"{anchor_grid.num_anchors}")
         self.backbone = backbone
         self.anchor_grid = anchor_grid
-        self.num_classes = int(num_classes)
-        self.head = MIAODHead(backbone.out_channels, anchor_grid.num_anchors, num_classes, tower_depth)
+        self.num_classes = int(head.num_classes)
+        self.head = head
         # Not persistent: the constructor arguments rebuild them, state dicts hold weights only.
         self.register_buffer("image_mean", torch.tensor(image_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("image_std", torch.tensor(image_std).view(1, 3, 1, 1), persistent=False)
         self._anchor_cache: dict[tuple[int, int, torch.device], list[Tensor]] = {}
 
-    def forward(self, images: Tensor) -> HeadOutput:
+    def forward(self, images: Tensor) -> Any:
         x = (images - self.image_mean) / self.image_std
-        out = self.head(self.backbone(x))
-        return HeadOutput(cls1=out["cls1"], cls2=out["cls2"], mil=out["mil"], reg=out["reg"])
-
-    def modules_by_role(self) -> dict[str, nn.Module]:
-        """The parameter groups the MI-AOD stages freeze and train (§3.5): g, f1, f2, f_mil, f_r."""
-        return {
-            "g": self.backbone,
-            "f1": self.head.f1,
-            "f2": self.head.f2,
-            "f_mil": self.head.f_mil,
-            "f_r": self.head.f_r,
-        }
+        return self.head(self.backbone(x))
 
     def anchors(
         self, images_or_hw: Tensor | Sequence[int], device: torch.device | str | None = None
@@ -578,68 +516,81 @@ class MIAODDetector(nn.Module):
         nms_iou: float = 0.5,
         max_dets: int = 100,
         pre_nms_top: int = 1000,
-        score_head: str = "f1",
+        **score_options: Any,
     ) -> list[dict[str, Tensor]]:
         """Detections per image (see :meth:`detect_from`). Does not change train/eval mode: call
         ``eval()`` first, as for any torchvision detector."""
         output = self(images)
         return self.detect_from(
             output, images.shape[-2:], score_thr=score_thr, nms_iou=nms_iou, max_dets=max_dets,
-            pre_nms_top=pre_nms_top, score_head=score_head,
+            pre_nms_top=pre_nms_top, **score_options,
         )  # fmt: skip
 
     @torch.inference_mode()
     def detect_from(
         self,
-        output: HeadOutput,
+        output: Any,
         image_hw: Sequence[int],
         score_thr: float = 0.05,
         nms_iou: float = 0.5,
         max_dets: int = 100,
         pre_nms_top: int = 1000,
-        score_head: str = "f1",
+        **score_options: Any,
     ) -> list[dict[str, Tensor]]:
-        """Post-process one forward pass into ``{"boxes" (K, 4), "scores" (K,), "labels" (K,)}`` per image.
-
-        torchvision's RetinaNet recipe with MMDetection's test settings (§4.1): per level, scores
-        σ(f1) (``score_head="f1"``, the official test path) or (σ(f1) + σ(f2))/2 (``"mean"``); keep
-        (anchor, class) pairs scoring > score_thr, the top ``pre_nms_top`` of them, decode, clip to the
-        image; then class-wise NMS over all levels and the best ``max_dets``. Taking the HeadOutput lets
-        the caller score uncertainty and detect from the same forward pass.
-        """
-        if score_head not in _SCORE_HEADS:
-            raise ValueError(f"score_head must be one of {_SCORE_HEADS}, got {score_head!r}")
+        """Post-process one forward pass (the head's output) into detections per image: the head turns
+        its output into per-level class probabilities (``score_options`` go to its ``class_scores``) and
+        box deltas, :func:`postprocess` does the rest. Taking the output lets the caller score other
+        things (MI-AOD's uncertainty) and detect from the same forward pass."""
+        scores = self.head.class_scores(output, **score_options)
+        deltas = self.head.box_deltas(output)
         h, w = int(image_hw[0]), int(image_hw[1])
-        anchors = self.anchors((h, w), device=output.reg[0].device)
-        sizes = [a.shape[0] for a in anchors]
-        if sizes != output.level_sizes:
-            raise ValueError(
-                f"head outputs have {output.level_sizes} anchors per level, the grid {sizes} for {h}×{w}"
-            )
-        if score_head == "f1":
-            scores = [t.sigmoid() for t in output.cls1]
-        else:
-            scores = [(a.sigmoid() + b.sigmoid()) / 2 for a, b in zip(output.cls1, output.cls2, strict=True)]
-        c = self.num_classes
-        results = []
-        for i in range(output.reg[0].shape[0]):
-            boxes_l, scores_l, labels_l = [], [], []
-            for lvl_scores, lvl_reg, lvl_anchors in zip(scores, output.reg, anchors, strict=True):
-                flat = lvl_scores[i].reshape(-1)  # index = anchor · C + class
-                keep = torch.nonzero(flat > score_thr).squeeze(1)
-                top = flat[keep].topk(min(pre_nms_top, keep.numel()))
-                idx = keep[top.indices]
-                anchor_idx = torch.div(idx, c, rounding_mode="floor")
-                boxes = decode_boxes(lvl_anchors[anchor_idx], lvl_reg[i, anchor_idx])
-                boxes_l.append(_clip(boxes, h, w))
-                scores_l.append(top.values)
-                labels_l.append(idx % c)
-            boxes = torch.cat(boxes_l)
-            det_scores = torch.cat(scores_l)
-            labels = torch.cat(labels_l)
-            keep = batched_nms(boxes, det_scores, labels, nms_iou)[:max_dets]  # sorted by score
-            results.append({"boxes": boxes[keep], "scores": det_scores[keep], "labels": labels[keep]})
-        return results
+        anchors = self.anchors((h, w), device=deltas[0].device)
+        return postprocess(scores, deltas, anchors, (h, w), score_thr=score_thr, nms_iou=nms_iou,
+                           max_dets=max_dets, pre_nms_top=pre_nms_top)
+
+
+def postprocess(
+    scores: Sequence[Tensor],
+    deltas: Sequence[Tensor],
+    anchors: Sequence[Tensor],
+    image_hw: Sequence[int],
+    score_thr: float = 0.05,
+    nms_iou: float = 0.5,
+    max_dets: int = 100,
+    pre_nms_top: int = 1000,
+) -> list[dict[str, Tensor]]:
+    """Per-level class probabilities (N, HWA, C), box deltas (N, HWA, 4) and anchors (HWA, 4) into
+    ``{"boxes" (K, 4), "scores" (K,), "labels" (K,)}`` per image.
+
+    torchvision's RetinaNet recipe with MMDetection's test settings (§4.1): per level, keep (anchor,
+    class) pairs scoring > score_thr, the top ``pre_nms_top`` of them, decode, clip to the image; then
+    class-wise NMS over all levels and the best ``max_dets``.
+    """
+    h, w = int(image_hw[0]), int(image_hw[1])
+    sizes = [a.shape[0] for a in anchors]
+    level_sizes = [t.shape[1] for t in deltas]
+    if sizes != level_sizes:
+        raise ValueError(f"head outputs have {level_sizes} anchors per level, the grid {sizes} for {h}×{w}")
+    c = scores[0].shape[-1]
+    results = []
+    for i in range(deltas[0].shape[0]):
+        boxes_l, scores_l, labels_l = [], [], []
+        for lvl_scores, lvl_reg, lvl_anchors in zip(scores, deltas, anchors, strict=True):
+            flat = lvl_scores[i].reshape(-1)  # index = anchor · C + class
+            keep = torch.nonzero(flat > score_thr).squeeze(1)
+            top = flat[keep].topk(min(pre_nms_top, keep.numel()))
+            idx = keep[top.indices]
+            anchor_idx = torch.div(idx, c, rounding_mode="floor")
+            boxes = decode_boxes(lvl_anchors[anchor_idx], lvl_reg[i, anchor_idx])
+            boxes_l.append(_clip(boxes, h, w))
+            scores_l.append(top.values)
+            labels_l.append(idx % c)
+        boxes = torch.cat(boxes_l)
+        det_scores = torch.cat(scores_l)
+        labels = torch.cat(labels_l)
+        keep = batched_nms(boxes, det_scores, labels, nms_iou)[:max_dets]  # sorted by score
+        results.append({"boxes": boxes[keep], "scores": det_scores[keep], "labels": labels[keep]})
+    return results
 
 
 def _clip(boxes: Tensor, h: int, w: int) -> Tensor:
@@ -649,31 +600,28 @@ def _clip(boxes: Tensor, h: int, w: int) -> Tensor:
 
 
 # --------------------------------------------------------------------------------------------------
-# Builder
+# Builders
 # --------------------------------------------------------------------------------------------------
 
 BACKBONES = ("tiny", "resnet50_fpn")
+#: The tiny backbone's anchor sizes per level (§8.2): objects of 12–60 px in 96 px images.
+TINY_ANCHOR_SIZES: tuple[tuple[float, ...], ...] = ((16.0, 20.0, 25.0), (32.0, 40.0, 50.0))
 
 
-def build_miaod_detector(
+def build_backbone(
     backbone: str = "tiny",
-    num_classes: int = 4,
     fpn_channels: int = 64,
-    tower_depth: int = 1,
-    anchor_sizes: Sequence[Sequence[float]] | None = None,
-    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
     norm: str = "bn",
     extra_from: str = "c5",
     backbone_weights: str | None = None,
-) -> MIAODDetector:
-    """The detector of the parameters file's ``mi_aod.model`` section.
+) -> nn.Module:
+    """A backbone by name.
 
-    * ``"tiny"`` (§8.2): :class:`TinyRetinaBackbone` with ``fpn_channels``, strides 8/16, default
-      anchor sizes [[16, 20, 25], [32, 40, 50]]; BatchNorm only, no pretrained weights exist for it.
-    * ``"resnet50_fpn"`` (§4.1): :class:`ResNetFPNBackbone` with ``norm``/``extra_from``, FPN width
-      fixed at the paper's 256 (``fpn_channels`` is accepted and ignored, so one config serves both
-      backbones), RetinaNet anchor sizes 4·2^(j/3)·stride on P3–P7 by default, optional local ImageNet
-      weights ``backbone_weights``. The paper's head has ``tower_depth=4``; pass it.
+    * ``"tiny"``: :class:`TinyRetinaBackbone` with ``fpn_channels``; BatchNorm only, no pretrained weights
+      exist for it.
+    * ``"resnet50_fpn"``: :class:`ResNetFPNBackbone` with ``norm``/``extra_from``, FPN width fixed at
+      RetinaNet's 256 (``fpn_channels`` is accepted and ignored, so one config serves both backbones),
+      optional local ImageNet weights ``backbone_weights``.
     """
     if backbone == "tiny":
         if norm != "bn":
@@ -682,21 +630,32 @@ def build_miaod_detector(
             raise ValueError("backbone_weights: there are no pretrained weights for the tiny backbone")
         if extra_from not in _EXTRA_FROM:
             raise ValueError(f"extra_from must be one of {_EXTRA_FROM}, got {extra_from!r}")
-        net: nn.Module = TinyRetinaBackbone(fpn_channels=fpn_channels)
-        default_sizes: list[list[float]] = [[16.0, 20.0, 25.0], [32.0, 40.0, 50.0]]
-    elif backbone == "resnet50_fpn":
+        return TinyRetinaBackbone(fpn_channels=fpn_channels)
+    if backbone == "resnet50_fpn":
         net = ResNetFPNBackbone(extra_from=extra_from, norm=norm)
         if backbone_weights is not None:
             net.load_weights(backbone_weights)
-        default_sizes = AnchorGrid.retina_sizes(ResNetFPNBackbone.strides)
+        return net
+    raise ValueError(f"backbone: unknown backbone {backbone!r}; expected one of {BACKBONES}")
+
+
+def anchor_grid_for(
+    backbone: nn.Module,
+    anchor_sizes: Sequence[Sequence[float]] | None = None,
+    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+) -> AnchorGrid:
+    """The anchor grid of ``backbone``'s levels. ``anchor_sizes`` ``None``: the tiny backbone's sizes, or
+    RetinaNet's ``4·2^(j/3)·stride`` for any other backbone."""
+    strides = tuple(backbone.strides)
+    if anchor_sizes is not None:
+        sizes = [list(s) for s in anchor_sizes]
+    elif isinstance(backbone, TinyRetinaBackbone):
+        sizes = [list(s) for s in TINY_ANCHOR_SIZES]
     else:
-        raise ValueError(f"backbone: unknown backbone {backbone!r}; expected one of {BACKBONES}")
-    strides = net.strides
-    sizes = default_sizes if anchor_sizes is None else [list(s) for s in anchor_sizes]
+        sizes = AnchorGrid.retina_sizes(strides)
     if len(sizes) != len(strides):
         raise ValueError(
-            f"anchor_sizes: {len(sizes)} levels given, but backbone {backbone!r} has {len(strides)} levels "
-            f"(strides {strides})"
+            f"anchor_sizes: {len(sizes)} levels given, but the {type(backbone).__name__} backbone has "
+            f"{len(strides)} levels (strides {strides})"
         )
-    grid = AnchorGrid(strides, sizes, anchor_ratios)
-    return MIAODDetector(net, num_classes=num_classes, anchor_grid=grid, tower_depth=tower_depth)
+    return AnchorGrid(strides, sizes, anchor_ratios)

@@ -6,8 +6,11 @@ import pytest
 import yaml
 
 from cvpapers.engine.config import ParameterError
-from cvpapers.pipelines.mi_aod.config import MiaodParams, al_budget, preflight, validate
+from cvpapers.pipelines.mi_aod import DECLARATION
+from cvpapers.pipelines.mi_aod.config import MiaodParams, al_budget, preflight
 from tests.conftest import REPO
+
+validate = DECLARATION.validate
 
 
 def _merged(env: str) -> dict:
@@ -39,7 +42,7 @@ def test_bad_parameters_name_their_key(bad: dict, key: str) -> None:
 
 def test_missing_voc_devkit_fails_before_any_node_with_the_layout(tmp_path) -> None:
     with pytest.raises(ParameterError, match=r"VOC2007/ImageSets/Main/trainval\.txt.*not found.*JPEGImages"):
-        preflight(validate({"data": {"source": "voc", "voc_root": str(tmp_path)}}))
+        preflight(validate({"data": {"source": "voc", "root": str(tmp_path)}}))
 
 
 def test_missing_backbone_weights_fail_before_any_node(tmp_path) -> None:

@@ -1,4 +1,5 @@
-"""MI-AOD's nodes on their own: the VOC source, the protected embedded folder, the comparison."""
+"""MI-AOD's nodes on their own: the VOC source, the protected embedded folder, the comparison and the claim
+rule, the paper configuration in miniature, resume."""
 
 from __future__ import annotations
 
@@ -30,12 +31,12 @@ def _devkit(root: Path) -> Path:
 
 def test_voc_source_reads_pool_in_voc07_then_voc12_order_with_unknown_regimes(tmp_path: Path) -> None:
     root = _devkit(tmp_path / "VOCdevkit")
-    manifest, pool, test, metrics, fig = nodes.prepare_detection_data(
-        {"data": {"source": "voc", "voc_root": str(root), "image_size": 64}})
+    manifest, pool, test, metrics, fig = nodes.prepare_data(
+        {"data": {"source": "voc", "root": str(root), "image_size": 64}}, "mi_aod_paper")
     assert len(pool["images"]) == 10 and len(test["images"]) == 3
     assert list(manifest[manifest.split == "pool"]["year"]) == ["VOC2007"] * 6 + ["VOC2012"] * 4
     assert (pool["regime"] == -1).all() and len(pool["class_names"]) == 20
-    assert "data/pool_hard_fraction" not in metrics and metrics["data/pool_class/person"] > 0
+    assert "pool/hard_fraction" not in metrics and metrics["pool/class/person"] > 0
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -46,27 +47,30 @@ def test_embedded_data_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path: 
     year.mkdir(parents=True)
     (year / "mine.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="was not written by this pipeline"):
-        nodes.prepare_detection_data({"data": {"embedded_root": str(tmp_path / "VOCdevkit"), "pool_size": 8,
-                                               "test_size": 2, "image_size": 32}})
+        nodes.prepare_data({"data": {"root": str(tmp_path / "VOCdevkit"), "pool_size": 8, "test_size": 2,
+                                     "image_size": 32}}, "mi_aod")
     assert (year / "mine.txt").read_text() == "keep me"
 
 
-def test_embedded_data_is_rewritten_identically_on_a_second_run(tmp_path: Path) -> None:
-    params = {"data": {"embedded_root": str(tmp_path / "VOCdevkit"), "pool_size": 8, "test_size": 2, "image_size": 32}}
-    first = nodes.prepare_detection_data(params)[1]
-    second = nodes.prepare_detection_data(params)[1]
+def test_embedded_data_is_rewritten_identically_on_a_second_run_and_each_pipeline_has_its_own(tmp_path: Path) -> None:
+    params = {"data": {"root": str(tmp_path / "{pipeline}" / "VOCdevkit"), "pool_size": 8, "test_size": 2,
+                       "image_size": 32}}
+    first = nodes.prepare_data(params, "mi_aod")[1]
+    second = nodes.prepare_data(params, "mi_aod")[1]
+    other = nodes.prepare_data(params, "mi_aod_ablation")[1]
     for key in ("images", "boxes", "labels", "regime"):
-        assert np.array_equal(first[key], second[key]), key
+        assert np.array_equal(first[key], second[key]) and np.array_equal(first[key], other[key]), key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mi_aod", "mi_aod_ablation"]
 
 
 def _cycle_metrics(arm: str, maps: list[float], hard: list[int]) -> dict[str, dict[str, float]]:
+    """What the train and select nodes of an arm return (bare keys, as their JSON files hold them)."""
     out = {}
     for c, m in enumerate(maps):
-        out[f"{arm}_c{c}"] = {f"{arm}/c{c}/mAP50": m, f"{arm}/c{c}/labelled": 10.0 * (c + 1),
-                              f"{arm}/c{c}/labelled_fraction": 0.1 * (c + 1), f"{arm}/c{c}/ap/circle": m}
+        out[f"{arm}_c{c}"] = {"map": float(m), "labelled": 10.0 * (c + 1), "labelled_fraction": 0.1 * (c + 1),
+                              "ap/circle": float(m)}
     for c, h in enumerate(hard):
-        out[f"{arm}_select_c{c}"] = {f"{arm}/select_c{c}/selected": 10.0, f"{arm}/select_c{c}/hard_selected": float(h),
-                                     f"{arm}/select_c{c}/hard_base_rate": 0.4}
+        out[f"{arm}_select_c{c}"] = {"selected": 10.0, "hard_selected": float(h), "hard_base_rate": 0.4}
     return out
 
 
@@ -75,9 +79,11 @@ def test_claims_are_the_mean_gap_of_the_last_three_cycles_and_the_hard_selection
                **_cycle_metrics("random", [10, 18, 25, 37, 44], [4, 4, 4, 4])}
     table, per_class, fig, claims = nodes.compare_arms({}, ("miaod", "random"), 5, **results)
     assert claims["claim/map_gap_last3"] == pytest.approx((5 + 3 + 6) / 3)
-    assert claims["claim/hard_selection_ratio"] == pytest.approx(28 / 40 / 0.4)
+    assert claims["compare/hard_selection_ratio"] == pytest.approx(28 / 40 / 0.4)
     assert claims["compare/hard_selection_ratio_random"] == pytest.approx(1.0)
-    assert claims["claim/claim_holds"] == 1.0
+    assert claims["claim/holds"] == 1.0
+    assert all(isinstance(v, float) for v in claims.values())
+    assert all(k.startswith(("claim/", "compare/")) for k in claims)
     assert table["gap (MI-AOD − Random)"].tolist() == [0, 2, 5, 3, 6]
     assert len(per_class) == 10
     import matplotlib.pyplot as plt
@@ -88,8 +94,36 @@ def test_claims_are_the_mean_gap_of_the_last_three_cycles_and_the_hard_selection
 def test_without_regime_tags_the_claim_rests_on_the_map_gap_alone() -> None:
     results = {**_cycle_metrics("miaod", [10, 20, 30], []), **_cycle_metrics("random", [12, 21, 31], [])}
     *_, claims = nodes.compare_arms({}, ("miaod", "random"), 3, **results)
-    assert "claim/hard_selection_ratio" not in claims and claims["claim/claim_holds"] == 0.0
+    assert "compare/hard_selection_ratio" not in claims and claims["claim/holds"] == 0.0
     assert math.isclose(claims["claim/map_gap_last3"], -4 / 3)
+    results = {**_cycle_metrics("miaod", [20, 30, 40], []), **_cycle_metrics("random", [12, 21, 31], [])}
+    assert nodes.compare_arms({}, ("miaod", "random"), 3, **results)[-1]["claim/holds"] == 1.0
+
+
+@pytest.mark.parametrize("gap, ratio, final, holds", [
+    (3.0, 1.5, [30.0, 27.0], True),        # the spec's margins, exactly
+    (2.9, 2.0, [30.0, 27.0], False),       # a positive gap below +3 mAP is not the claim
+    (5.0, 1.3, [30.0, 25.0], False),       # the selection does not prefer hard images enough
+    (5.0, None, [30.0, 25.0], True),       # real data: no regime tags, the gap decides
+    (3.5, 1.6, [3.5, 0.0], False),         # the baseline learned nothing: no comparison
+    (0.0, 1.6, [0.0, 0.0], False),         # nothing learned at all
+    (float("nan"), 1.6, [30.0, 25.0], False),
+    (4.0, float("nan"), [30.0, 25.0], False),
+])
+def test_one_rule_decides_whether_the_claim_holds(gap: float, ratio: float | None, final: list[float],
+                                                  holds: bool) -> None:
+    from cvpapers.pipelines.mi_aod.claims import claim_holds
+
+    assert claim_holds(gap, ratio, final) is holds
+
+
+def test_a_run_whose_detectors_learned_nothing_never_holds() -> None:
+    """The smoke run's case: every mAP ≈ 0, MI-AOD's selection happens to be hard-heavy and the gap ≥ 0."""
+    results = {**_cycle_metrics("miaod", [0, 0, 0.5, 0, 0], [8, 8, 8, 8]),
+               **_cycle_metrics("random", [0, 0, 0, 0, 0], [4, 4, 4, 4])}
+    *_, claims = nodes.compare_arms({}, ("miaod", "random"), 5, **results)
+    assert claims["claim/map_gap_last3"] > 0 and claims["compare/hard_selection_ratio"] > 1.5
+    assert claims["claim/holds"] == 0.0
 
 
 def test_the_paper_configuration_trains_and_selects_on_a_voc_devkit(tmp_path: Path) -> None:
@@ -102,21 +136,21 @@ def test_the_paper_configuration_trains_and_selects_on_a_voc_devkit(tmp_path: Pa
 
     paper = yaml.safe_load((REPO / "conf/paper/parameters_mi_aod.yml").read_text())["mi_aod"]
     root = _devkit(tmp_path / "VOCdevkit")
-    params = {**paper, "data": {**paper["data"], "voc_root": str(root), "image_size": 64},
+    params = {**paper, "data": {**paper["data"], "root": str(root), "image_size": 64},
               "model": {**paper["model"], "backbone_weights": None},
               "al": {"initial_fraction": 0.2, "select_fraction": 0.2},
               "train": {**paper["train"], "iters_label_first": 1, "iters_minmax": 1, "iters_label": 1, "outer_loops": 1},
               "checkpoint_dir": str(tmp_path / "state"), "eval": {**paper["eval"], "batch_size": 2}}
-    _, pool, test, _, fig = nodes.prepare_detection_data(params)
+    _, pool, test, _, fig = nodes.prepare_data(params, "mi_aod_paper")
     plt.close(fig)
     plan, _ = nodes.make_initial_split(pool, params, cycles=2)
-    ckpt, metrics, fig = nodes.train_and_evaluate(pool, test, plan, params, "miaod", 0)
+    ckpt, metrics, fig = nodes.train_and_evaluate(pool, test, plan, params, "mi_aod_paper", "miaod", 0)
     plt.close(fig)
-    assert ckpt["config"]["backbone"] == "resnet50_fpn" and 0 <= metrics["miaod/c0/mAP50"] <= 100
+    assert ckpt["config"]["backbone"] == "resnet50_fpn" and 0 <= metrics["map"] <= 100
     # epoch budget: 2 labelled images at batch 2 → one iteration per pass, so each stage ran its passes
     assert sorted(p.stem for p in (tmp_path / "state" / "miaod_c0").glob("*.pt")) == ["A_label", "B1_min", "C1_max",
                                                                                     "D1_label"]
-    nxt, sel, *figs = nodes.select_by_uncertainty(ckpt, pool, plan, params, "miaod", 0)
+    nxt, sel, *figs = nodes.select_by_uncertainty(ckpt, pool, plan, params, "mi_aod_paper", "miaod", 0)
     for f in figs:
         plt.close(f)
     assert len(nxt["selected"]) == 2 and not set(nxt["selected"]) & set(plan["labelled"])
@@ -126,18 +160,27 @@ def test_a_killed_cycle_resumes_from_its_last_finished_stage_with_identical_resu
     import matplotlib.pyplot as plt
     import torch
 
-    params = {"data": {"embedded_root": str(tmp_path / "VOCdevkit"), "pool_size": 16, "test_size": 4, "image_size": 32},
-              "al": {"initial_fraction": 0.25, "select_fraction": 0.25}, "checkpoint_dir": str(tmp_path / "state"),
+    params = {"data": {"root": str(tmp_path / "VOCdevkit"), "pool_size": 16, "test_size": 4, "image_size": 32},
+              "al": {"initial_fraction": 0.25, "select_fraction": 0.25},
+              "checkpoint_dir": str(tmp_path / "{pipeline}" / "state"),
               "train": {"batch_size": 2, "iters_label_first": 2, "outer_loops": 1, "iters_minmax": 2, "iters_label": 3}}
-    _, pool, test, _, fig = nodes.prepare_detection_data(params)
+    _, pool, test, _, fig = nodes.prepare_data(params, "mi_aod")
     plt.close(fig)
     plan, _ = nodes.make_initial_split(pool, params, cycles=2)
-    first, m1, fig = nodes.train_and_evaluate(pool, test, plan, params, "miaod", 0)
+    first, m1, fig = nodes.train_and_evaluate(pool, test, plan, params, "mi_aod", "miaod", 0)
     plt.close(fig)
-    (tmp_path / "state" / "miaod_c0" / "D1_label.pt").unlink()  # killed during the last stage
-    again, m2, fig = nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True}, "miaod", 0)
+    state = tmp_path / "mi_aod" / "state" / "miaod_c0"  # the registered pipeline's own train state
+    (state / "D1_label.pt").unlink()  # killed during the last stage
+    again, m2, fig = nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True}, "mi_aod", "miaod", 0)
     plt.close(fig)
     assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
-    assert m1["miaod/c0/mAP50"] == m2["miaod/c0/mAP50"]
+    assert m1["map"] == m2["map"]
+    assert first["builder"] == "cvpapers.pipelines.mi_aod.heads:build_miaod_detector"
     with pytest.raises(ValueError, match="cannot resume"):  # other settings: refused, naming the difference
-        nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True, "miaod": {"param_lambda": 0.1}}, "miaod", 0)
+        nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True, "miaod": {"param_lambda": 0.1}},
+                                 "mi_aod", "miaod", 0)
+    # another registered pipeline never resumes from (or overwrites) this one's train state
+    before = {p.name: p.stat().st_mtime_ns for p in state.glob("*.pt")}
+    nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True}, "mi_aod_ablation", "miaod", 0)
+    assert (tmp_path / "mi_aod_ablation" / "state" / "miaod_c0" / "D1_label.pt").is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in state.glob("*.pt")} == before

@@ -10,6 +10,7 @@ from cvpapers.pipelines.mi_aod.selection import (
     anchor_uncertainty,
     image_uncertainty,
     initial_split,
+    next_plan,
     next_unlabelled,
     select_random,
     select_top,
@@ -75,3 +76,11 @@ def test_next_unlabelled_pads_with_labelled_images_when_the_pool_runs_short() ->
     unl = next_unlabelled(100, labelled, np.random.default_rng(1))
     assert len(unl) == 70 == len(set(unl))
     assert set(range(70, 100)) <= set(unl.tolist()), "every unlabelled image is used first"
+
+
+def test_next_plan_grows_x_l_by_the_selection_and_draws_x_u_outside_it() -> None:
+    plan = {"cycle": 2, "labelled": [0, 1, 2], "unlabelled": [3, 4, 5], "selected": [2], "select_size": 2, "cycles": 5}
+    nxt = next_plan(plan, np.asarray([7, 4]), 20, np.random.default_rng(0))
+    assert nxt["cycle"] == 3 and nxt["labelled"] == [0, 1, 2, 7, 4] and nxt["selected"] == [7, 4]
+    assert nxt["select_size"] == 2 and nxt["cycles"] == 5 and plan["labelled"] == [0, 1, 2]
+    assert len(nxt["unlabelled"]) == 5 and not set(nxt["unlabelled"]) & set(nxt["labelled"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from cvpapers.pipelines.mi_aod.heads import modules_by_role
 from cvpapers.pipelines.mi_aod.training import (
     ROLES,
     batch_draw,
@@ -22,7 +23,7 @@ C = 4
 
 
 def _model() -> torch.nn.Module:
-    from cvpapers.models.detection import build_miaod_detector
+    from cvpapers.pipelines.mi_aod.heads import build_miaod_detector
 
     torch.manual_seed(0)
     return build_miaod_detector("tiny", num_classes=C)
@@ -35,7 +36,7 @@ def _data(n: int = 12, size: int = 96) -> dict[str, np.ndarray]:
 
 
 def _role_params(model: torch.nn.Module) -> dict[str, list[torch.Tensor]]:
-    return {r: [p.detach().clone() for p in m.parameters()] for r, m in model.modules_by_role().items()}
+    return {r: [p.detach().clone() for p in m.parameters()] for r, m in modules_by_role(model).items()}
 
 
 def _changed(before: dict, model: torch.nn.Module) -> set[str]:
@@ -103,7 +104,7 @@ def test_label_stage_gives_every_role_a_gradient() -> None:
     batch = batch_draw(_data(), np.arange(12), 4, 0.0, unlabelled=False)(torch.Generator().manual_seed(2))
     loss, _ = make_step(model, _stage("label"), C, 0.5, 0.5, "code", "batch")(model, batch)
     loss.backward()
-    for role, m in model.modules_by_role().items():
+    for role, m in modules_by_role(model).items():
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters()), role
 
 
@@ -152,9 +153,9 @@ def test_a_stage_that_needs_unlabelled_images_refuses_to_run_without_them() -> N
 def test_a_frozen_backbone_keeps_its_batchnorm_statistics_through_a_max_step() -> None:
     model = _model()
     batch = batch_draw(_data(), np.arange(12), 4, 0.5, unlabelled=True)(torch.Generator().manual_seed(0))
-    stats = {k: v.clone() for k, v in model.modules_by_role()["g"].state_dict().items() if "running" in k}
+    stats = {k: v.clone() for k, v in modules_by_role(model)["g"].state_dict().items() if "running" in k}
     _one_step(model, _stage("max"), batch)
-    after = model.modules_by_role()["g"].state_dict()
+    after = modules_by_role(model)["g"].state_dict()
     assert all(torch.equal(v, after[k]) for k, v in stats.items())
     _one_step(model, _stage("min"), batch)
-    assert any(not torch.equal(v, model.modules_by_role()["g"].state_dict()[k]) for k, v in stats.items())
+    assert any(not torch.equal(v, modules_by_role(model)["g"].state_dict()[k]) for k, v in stats.items())

@@ -1,7 +1,9 @@
 """MI-AOD: Multiple Instance Active Learning for Object Detection (arXiv 2104.02324).
 
-``losses.py``, ``selection.py`` and ``training.py`` are plain PyTorch (the detector is
-``cvpapers.models.detection``); the Kedro DAG is imported only when the pipeline is built.
+The method lives in plain-PyTorch modules of this room: ``heads.py`` (the f1/f2/f_mil/f_r head on the shared
+``cvpapers.models.detection.RetinaDetector``), ``losses.py``, ``training.py`` (stages, evaluation, pool
+scoring), ``selection.py``, ``data.py`` (ShapesDet-AL as a VOC devkit), ``claims.py`` (the one claim rule) and
+``report.py`` (tables, plots); ``nodes.py`` is Kedro glue, and the DAG is imported only when it is built.
 """
 
 from cvpapers.declaration import Declaration, Variant

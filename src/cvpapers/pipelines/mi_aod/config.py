@@ -7,13 +7,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cvpapers.engine.config import ParameterError, RunParams, StrictModel, validate_params
+from cvpapers.engine.config import ParameterError, RunParams, StrictModel
 
 
 class DataConfig(StrictModel):
     source: Literal["embedded", "voc"] = "embedded"
-    embedded_root: str = "data/01_raw/mi_aod/VOCdevkit"   # ShapesDet-AL is written here in the VOC layout
-    voc_root: str = "data/01_raw/VOCdevkit"
+    # embedded: where ShapesDet-AL is written in the VOC layout ({pipeline} = the registered pipeline being
+    # run, so variants never rewrite each other's images); voc: the VOCdevkit folder
+    root: str = "data/01_raw/{pipeline}/VOCdevkit"
     voc_pool_sets: tuple[tuple[str, str], ...] = (("VOC2007", "trainval"), ("VOC2012", "trainval"))
     voc_test_sets: tuple[tuple[str, str], ...] = (("VOC2007", "test"),)
     image_size: int = Field(96, ge=32)       # images are letterboxed into a square of this side
@@ -50,6 +51,14 @@ class ModelConfig(StrictModel):
     norm: Literal["bn", "frozen_bn"] = "bn"             # ResNet-50 only
     backbone_weights: str | None = None                 # local ImageNet ResNet-50 state dict (no downloads)
     mil_weight_mode: Literal["code", "paper"] = "code"
+
+    def detector_config(self, num_classes: int) -> dict[str, Any]:
+        """The keyword arguments of ``heads.build_miaod_detector`` (a checkpoint's config): weights excluded,
+        they are in the checkpoint."""
+        return {"backbone": self.backbone, "num_classes": num_classes, "fpn_channels": self.fpn_channels,
+                "tower_depth": self.tower_depth,
+                "anchor_sizes": [list(s) for s in self.anchor_sizes] if self.anchor_sizes is not None else None,
+                "anchor_ratios": list(self.anchor_ratios), "norm": self.norm}
 
     @model_validator(mode="after")
     def _tiny_has_no_pretrained_parts(self) -> ModelConfig:
@@ -94,6 +103,11 @@ class EvalConfig(StrictModel):
     score_head: Literal["f1", "mean"] = "f1"         # code: f1 only
     batch_size: int = Field(32, ge=1)
 
+    def detect_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``RetinaDetector.detect_from``."""
+        return {"score_thr": self.score_thr, "nms_iou": self.nms_iou, "max_dets": self.max_dets,
+                "pre_nms_top": self.pre_nms_top, "score_head": self.score_head}
+
 
 class ReportConfig(StrictModel):
     n_selected_images: int = Field(8, ge=0)          # top selected images drawn per cycle
@@ -122,21 +136,17 @@ class MiaodParams(RunParams):
         return self
 
 
-def validate(values: Any) -> MiaodParams:
-    return validate_params(MiaodParams, values, "mi_aod")
-
-
 def preflight(params: MiaodParams) -> None:
     """The VOC devkit and any local backbone weights must exist before any node runs."""
     if params.data.source == "voc":
-        root = Path(params.data.voc_root)
+        root = Path(params.data.root)
         need = [root / year / "ImageSets" / "Main" / f"{split}.txt"
                 for year, split in (*params.data.voc_pool_sets, *params.data.voc_test_sets)]
         missing = [str(p) for p in need if not p.is_file()]
         if missing:
             raise ParameterError(
-                f"mi_aod.data.voc_root: {', '.join(missing)} not found; expected "
-                "<voc_root>/<year>/{Annotations/<id>.xml, ImageSets/Main/<split>.txt, JPEGImages/<id>.jpg}")
+                f"mi_aod.data.root: {', '.join(missing)} not found; expected "
+                "<root>/<year>/{Annotations/<id>.xml, ImageSets/Main/<split>.txt, JPEGImages/<id>.jpg}")
     weights = params.model.backbone_weights
     if weights is not None and not Path(weights).is_file():
         raise ParameterError(f"mi_aod.model.backbone_weights: {weights} not found (a local ResNet-50 state dict)")

@@ -3,141 +3,54 @@ select the next images → comparison of the arms and the claims.
 
 Arms: ``miaod`` (MI-AOD training + uncertainty selection), ``random`` (label-set training + random
 selection, the paper's baseline) and, in ``mi_aod_ablation``, ``miaod_trainonly`` (MI-AOD training +
-random selection: what the training alone buys). The labelled sets travel as JSON plans.
+random selection: what the training alone buys). The labelled sets travel as JSON plans. ``pipeline`` (the
+registered name, bound by ``pipeline.py``) names the run's checkpoint and embedded-data folders.
+Metric keys are bare: the hook files them under the node (``cycle_0.train_miaod/map``).
 """
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from cvpapers.pipelines.mi_aod.config import MiaodParams, validate
+from cvpapers.pipelines.mi_aod.config import MiaodParams
 
 Arrays = dict[str, np.ndarray]
-ARM_LABELS = {"miaod": "MI-AOD", "random": "Random", "miaod_trainonly": "MI-AOD training + random selection"}
 ARM_SELECTION = {"miaod": "uncertainty", "random": "random", "miaod_trainonly": "random"}
-HARD_REGIMES = ("hard", "clutter")
-GENERATED_MARKER = ".cvpapers_generated"  # the embedded devkit is ours to rewrite; anything else is not
 
 
 def _params(params: dict[str, Any]) -> MiaodParams:
-    return validate(params)
+    from cvpapers.pipelines.mi_aod import DECLARATION
+
+    return DECLARATION.validate(params)
 
 
-def _device(p: MiaodParams) -> torch.device:
-    from cvpapers.engine.device import resolve_device
-
-    return resolve_device(p.device)
-
-
-def _class_names(data: Arrays) -> list[str]:
-    return [str(c) for c in data["class_names"]]
-
-
-# ------------------------------------------------------------------------------------------------
-# data
-# ------------------------------------------------------------------------------------------------
-
-
-def prepare_detection_data(params: dict[str, Any]) -> tuple[pd.DataFrame, Arrays, Arrays, dict[str, float], Any]:
-    """Embedded: generate ShapesDet-AL (pool and test with their own seeds), write it in the PASCAL VOC
-    layout and read it back through the VOC reader, exactly as real data is read. ``voc``: read the
-    devkit (pool = VOC07 + VOC12 trainval in that order, test = VOC07 test). Images are letterboxed."""
-    from cvpapers.data.voc import VOC_CLASSES, load_voc_arrays, read_voc
+def _start(params: dict[str, Any], pipeline: str) -> tuple[MiaodParams, Any]:
+    from cvpapers.engine.run import RunContext
 
     p = _params(params)
-    d = p.data
-    regimes: dict[str, np.ndarray] = {}
-    if d.source == "embedded":
-        root, class_names = Path(d.embedded_root), _write_embedded(p, regimes)
-        pool_sets, test_sets = [("VOC2007", "trainval")], [("VOC2007", "test")]
-    else:
-        root, class_names = Path(d.voc_root), list(VOC_CLASSES)
-        pool_sets, test_sets = [tuple(s) for s in d.voc_pool_sets], [tuple(s) for s in d.voc_test_sets]
-    sets: dict[str, Arrays] = {}
-    rows = []
-    for split, which in (("pool", pool_sets), ("test", test_sets)):
-        records = read_voc(root, which, class_names)
-        arrays = load_voc_arrays(records, d.image_size)
-        if split in regimes:
-            arrays["regime"] = regimes[split]
-        arrays["class_names"] = np.asarray(class_names)
-        sets[split] = arrays
-        rows += [{"split": split, "index": i, "image_id": r.image_id, "year": r.year, "image_path": str(r.image_path),
-                  "width": r.width, "height": r.height, "n_objects": len(r.labels),
-                  "regime": _regime_name(arrays["regime"][i])} for i, r in enumerate(records)]
-    metrics = {**_set_stats(sets["pool"], "data/pool"), **_set_stats(sets["test"], "data/test")}
-    return pd.DataFrame(rows), sets["pool"], sets["test"], metrics, _samples_plot(sets["pool"])
+    return p, RunContext.start(p, pipeline)
 
 
-def _write_embedded(p: MiaodParams, regimes: dict[str, np.ndarray]) -> list[str]:
-    from cvpapers.data.detection_shapes import CLASS_NAMES, generate_shapes_det
-    from cvpapers.data.voc import write_voc
+def prepare_data(params: dict[str, Any], pipeline: str) -> tuple[pd.DataFrame, Arrays, Arrays, dict[str, float], Any]:
+    """Embedded: generate ShapesDet-AL, write it in the PASCAL VOC layout under ``data.root`` and read it back
+    through the VOC reader, exactly as real data is read. ``voc``: read the devkit. Images are letterboxed."""
+    from cvpapers.pipelines.mi_aod.data import load_detection_sets, set_stats
+    from cvpapers.pipelines.mi_aod.report import samples_plot
 
-    d = p.data
-    pool = generate_shapes_det(d.pool_size, p.seed, d.pool_regime_probs, d.image_size)
-    test = generate_shapes_det(d.test_size, p.seed + 1, d.test_regime_probs, d.image_size)
-    # One VOC2007 folder holds both splits, so test ids continue after the pool's.
-    test["image_id"] = np.asarray([f"{i + d.pool_size:06d}" for i in range(d.test_size)])
-    year_dir = Path(d.embedded_root) / "VOC2007"
-    if year_dir.exists():
-        if not (year_dir / GENERATED_MARKER).is_file():
-            raise FileExistsError(f"mi_aod.data.embedded_root: {year_dir} exists and was not written by this "
-                                  "pipeline; point embedded_root elsewhere (it is rewritten on every run)")
-        shutil.rmtree(year_dir)  # a previous run's images: regenerated from the seed, never stale
-    write_voc(d.embedded_root, pool, CLASS_NAMES, "VOC2007", "trainval")
-    write_voc(d.embedded_root, test, CLASS_NAMES, "VOC2007", "test")
-    (year_dir / GENERATED_MARKER).write_text(f"ShapesDet-AL, seed {p.seed}; regenerated by every mi_aod run\n")
-    regimes.update(pool=pool["regime"], test=test["regime"])
-    return list(CLASS_NAMES)
-
-
-def _regime_name(code: int) -> str:
-    from cvpapers.data.detection_shapes import REGIMES
-
-    return REGIMES[int(code)] if 0 <= int(code) < len(REGIMES) else "unknown"
-
-
-def _hard_mask(data: Arrays) -> np.ndarray | None:
-    """Hard + clutter images (embedded data only; real data has no regime tags)."""
-    from cvpapers.data.detection_shapes import REGIMES
-
-    regime = data["regime"].astype(np.int64)
-    if (regime < 0).any():
-        return None
-    return np.isin(regime, [REGIMES.index(r) for r in HARD_REGIMES])
-
-
-def _set_stats(data: Arrays, prefix: str) -> dict[str, float]:
-    labels = data["labels"]
-    valid = labels >= 0
-    out = {f"{prefix}_images": float(len(labels)), f"{prefix}_objects_per_image": float(valid.sum(1).mean()),
-           f"{prefix}_difficult_objects": float((data["difficult"] & valid).sum())}
-    for c, name in enumerate(_class_names(data)):
-        out[f"{prefix}_class/{name}"] = float((labels == c).sum())
-    hard = _hard_mask(data)
-    if hard is not None:
-        out[f"{prefix}_hard_fraction"] = float(hard.mean())
-    return out
-
-
-def _samples_plot(pool: Arrays, n: int = 16) -> Any:
-    from cvpapers.engine import plots
-
-    panels = [{"gt_boxes": pool["boxes"][i][pool["labels"][i] >= 0], "gt_labels": pool["labels"][i][pool["labels"][i] >= 0],
-               "caption": _regime_name(pool["regime"][i])} for i in range(min(n, len(pool["images"])))]
-    return plots.detection_grid(pool["images"][:n], panels, _class_names(pool), title="pool images with ground truth")
+    p = _params(params)
+    manifest, pool, test = load_detection_sets(p.data, p.seed, p.data.root.format(pipeline=pipeline))
+    metrics = {**set_stats(pool, "pool"), **set_stats(test, "test")}
+    return manifest, pool, test, metrics, samples_plot(pool)
 
 
 def make_initial_split(pool: Arrays, params: dict[str, Any], cycles: int) -> tuple[dict[str, Any], dict[str, float]]:
     """X_L0 and X_U0 from one seeded shuffle of the pool; shared by every arm."""
     from cvpapers.pipelines.mi_aod.config import al_budget
+    from cvpapers.pipelines.mi_aod.data import hard_mask
     from cvpapers.pipelines.mi_aod.selection import initial_split
 
     p = _params(params)
@@ -146,238 +59,105 @@ def make_initial_split(pool: Arrays, params: dict[str, Any], cycles: int) -> tup
     labelled, unlabelled = initial_split(n_pool, n_init, p.seed)
     plan = {"cycle": 0, "labelled": labelled.tolist(), "unlabelled": unlabelled.tolist(), "selected": [],
             "select_size": n_select, "cycles": cycles}
-    metrics = {"split/initial_size": float(n_init), "split/select_size": float(n_select),
-               "split/final_size": float(n_init + (cycles - 1) * n_select), "split/pool_size": float(n_pool)}
-    hard = _hard_mask(pool)
+    metrics = {"initial_size": float(n_init), "select_size": float(n_select),
+               "final_size": float(n_init + (cycles - 1) * n_select), "pool_size": float(n_pool)}
+    hard = hard_mask(pool)
     if hard is not None:
-        metrics["split/initial_hard_fraction"] = float(hard[labelled].mean())
+        metrics["initial_hard_fraction"] = float(hard[labelled].mean())
     return plan, metrics
 
 
-# ------------------------------------------------------------------------------------------------
-# one cycle of one arm: a fresh detector trained on X_L (and X_U), evaluated on the test set
-# ------------------------------------------------------------------------------------------------
-
-
-def _model_config(p: MiaodParams, num_classes: int) -> dict[str, Any]:
-    m = p.model
-    return {"backbone": m.backbone, "num_classes": num_classes, "fpn_channels": m.fpn_channels,
-            "tower_depth": m.tower_depth,
-            "anchor_sizes": [list(s) for s in m.anchor_sizes] if m.anchor_sizes is not None else None,
-            "anchor_ratios": list(m.anchor_ratios), "norm": m.norm}
-
-
-def _build(config: dict[str, Any], weights: str | None = None) -> torch.nn.Module:
-    from cvpapers.models.detection import build_miaod_detector
-
-    return build_miaod_detector(**config, backbone_weights=weights)
-
-
-def _detect_kwargs(p: MiaodParams) -> dict[str, Any]:
-    e = p.eval
-    return {"score_thr": e.score_thr, "nms_iou": e.nms_iou, "max_dets": e.max_dets, "pre_nms_top": e.pre_nms_top,
-            "score_head": e.score_head}
-
-
-def train_and_evaluate(pool: Arrays, test: Arrays, plan: dict[str, Any], params: dict[str, Any], arm: str,
-                       cycle: int) -> tuple[dict[str, Any], dict[str, float], Any]:
+def train_and_evaluate(pool: Arrays, test: Arrays, plan: dict[str, Any], params: dict[str, Any], pipeline: str,
+                       arm: str, cycle: int) -> tuple[dict[str, Any], dict[str, float], Any]:
     """Build a fresh detector (the same initialisation for every arm of a cycle), train it with the arm's
-    stage schedule on X_L (MI-AOD also on X_U), and report mAP@0.5 and per-class AP on the test set."""
-    from cvpapers.engine.checkpoint import data_digest, model_checkpoint
-    from cvpapers.engine.seeding import derive_seed, seed_everything
-    from cvpapers.metrics.detection import evaluate_detections
-    from cvpapers.pipelines.mi_aod.training import batch_draw, miaod_stages, predict, train_cycle
+    stage schedule on X_L (MI-AOD training also on X_U), and report mAP@0.5 and per-class AP on the test set."""
+    from cvpapers.engine.checkpoint import model_checkpoint
+    from cvpapers.pipelines.mi_aod.heads import build_miaod_detector
+    from cvpapers.pipelines.mi_aod.report import ARM_LABELS, detections_plot
+    from cvpapers.pipelines.mi_aod.training import evaluate, train_arm
 
-    p = _params(params)
-    dev, t = _device(p), p.train
-    class_names = _class_names(pool)
-    config = _model_config(p, len(class_names))
-    seed_everything(derive_seed(p.seed, "init", cycle))
-    model = _build(config, p.model.backbone_weights).to(dev)
-    uses_unlabelled = arm != "random"
-    labelled = np.asarray(plan["labelled"], dtype=np.int64)
-    # The paper counts epochs over the (repeated) labelled set, so its stages grow with X_L.
-    per_pass = -(-len(labelled) // t.batch_size) if t.budget_unit == "epochs" else 1
-    stages = miaod_stages(t.iters_label_first * per_pass, t.outer_loops, t.iters_minmax * per_pass,
-                          t.iters_label * per_pass, t.lr_drop_last_fraction, t.stage_order,
-                          with_unlabelled=uses_unlabelled)
-    unlabelled = np.asarray(plan["unlabelled"], dtype=np.int64)
-    draw_l = batch_draw(pool, labelled, t.batch_size, t.flip_prob, unlabelled=False)
-    draw_u = batch_draw(pool, unlabelled, t.batch_size, t.flip_prob, unlabelled=True) if uses_unlabelled else None
+    p, run = _start(params, pipeline)
+    config = p.model.detector_config(len(pool["class_names"]))
+    run.seed_everything("init", cycle)
+    model = build_miaod_detector(**config, backbone_weights=p.model.backbone_weights).to(run.device)
     t0 = time.perf_counter()
-    summaries = train_cycle(
-        model, stages, draw_l, draw_u, num_classes=len(class_names), train=t, miaod=p.miaod,
-        mil_mode=p.model.mil_weight_mode, device=dev, seed=derive_seed(p.seed, "batches", cycle),
-        checkpoint_dir=Path(p.checkpoint_dir) / f"{arm}_c{cycle}", resume=p.resume,
-        fingerprint={"arm": arm, "cycle": cycle, "model": config, "mil_weight_mode": p.model.mil_weight_mode,
-                     "backbone_weights": p.model.backbone_weights, "train": t.model_dump(), "miaod": p.miaod.model_dump(),
-                     "seed": p.seed, "labelled": data_digest(labelled, unlabelled),
-                     "data": data_digest(pool["images"], pool["boxes"], pool["labels"], pool["difficult"])},
-    )
+    summaries = train_arm(model, pool, plan, p, with_unlabelled=arm != "random", device=run.device,
+                          seed=run.seed("batches", cycle), checkpoint_dir=run.checkpoint_dir / f"{arm}_c{cycle}",
+                          resume=run.resume, fingerprint={"arm": arm, "cycle": cycle, "model": config})
     train_s = time.perf_counter() - t0
-    pred = predict(model, test["images"], dev, batch=p.eval.batch_size, detect=_detect_kwargs(p))
-    result = evaluate_detections(pred["detections"], test, len(class_names), p.eval.iou_thr, p.eval.ap_mode)
-    key = f"{arm}/c{cycle}"
-    metrics = {f"{key}/mAP50": 100 * result["mAP"], f"{key}/labelled": float(len(labelled)),
-               f"{key}/labelled_fraction": len(labelled) / len(pool["images"]), f"{key}/train_time_s": train_s,
-               f"{key}/detections_per_image": float(np.mean([len(d["scores"]) for d in pred["detections"]]))}
-    metrics.update({f"{key}/ap/{name}": 100 * float(ap) for name, ap in zip(class_names, result["ap"], strict=True)})
-    for s in summaries:
-        metrics.update({f"{key}/{s['stage']}/{k}": v for k, v in s.items()
-                        if k.startswith("train_") and isinstance(v, float)})
-    plot = _detections_plot(test, pred["detections"], class_names,
-                            f"{ARM_LABELS[arm]}, cycle {cycle} ({len(labelled)} labelled): test detections")
-    return model_checkpoint(model, config), metrics, plot
+    dets, result = evaluate(model, test, p.eval, run.device)
+    n = len(plan["labelled"])
+    metrics = _cycle_metrics(result, dets, summaries, pool, n, train_s)
+    plot = detections_plot(test, dets, f"{ARM_LABELS[arm]}, cycle {cycle} ({n} labelled): test detections")
+    return model_checkpoint(model, config, build_miaod_detector), metrics, plot
 
 
-def _detections_plot(data: Arrays, dets: list[dict[str, np.ndarray]], class_names: list[str], title: str,
-                     indices: np.ndarray | None = None, captions: list[str] | None = None) -> Any:
-    from cvpapers.engine import plots
-
-    indices = np.arange(min(8, len(dets))) if indices is None else indices
-    panels = []
-    for j, i in enumerate(indices):
-        valid = data["labels"][i] >= 0
-        d = dets[j] if len(dets) == len(indices) else dets[i]
-        keep = d["scores"] >= 0.3  # the confident ones; 0.05-score boxes would hide the image
-        panels.append({"gt_boxes": data["boxes"][i][valid], "gt_labels": data["labels"][i][valid],
-                       "boxes": d["boxes"][keep], "labels": d["labels"][keep], "scores": d["scores"][keep],
-                       "caption": captions[j] if captions else ""})
-    return plots.detection_grid(data["images"][indices], panels, class_names, title=title)
-
-
-# ------------------------------------------------------------------------------------------------
-# selection
-# ------------------------------------------------------------------------------------------------
-
-
-def _next_plan(plan: dict[str, Any], selected: np.ndarray, pool_size: int, seed: int, cycle: int) -> dict[str, Any]:
-    from cvpapers.engine.seeding import derive_seed
-    from cvpapers.pipelines.mi_aod.selection import next_unlabelled
-
-    labelled = np.concatenate([np.asarray(plan["labelled"], dtype=np.int64), selected])
-    unlabelled = next_unlabelled(pool_size, labelled, np.random.default_rng(derive_seed(seed, "unlabelled", cycle)))
-    return {**plan, "cycle": cycle + 1, "labelled": labelled.tolist(), "unlabelled": unlabelled.tolist(),
-            "selected": selected.tolist()}
-
-
-def _selection_metrics(pool: Arrays, selected: np.ndarray, key: str) -> dict[str, float]:
-    hard = _hard_mask(pool)
-    if hard is None:
-        return {f"{key}/selected": float(len(selected))}
-    return {f"{key}/selected": float(len(selected)), f"{key}/hard_selected": float(hard[selected].sum()),
-            f"{key}/hard_fraction_selected": float(hard[selected].mean()), f"{key}/hard_base_rate": float(hard.mean())}
+def _cycle_metrics(result: dict[str, Any], dets: list[dict[str, np.ndarray]], summaries: list[dict[str, Any]],
+                   pool: Arrays, n_labelled: int, train_s: float) -> dict[str, float]:
+    names = [str(c) for c in pool["class_names"]]
+    metrics = {"map": 100 * result["mAP"], "labelled": float(n_labelled),
+               "labelled_fraction": n_labelled / len(pool["images"]), "train_time_s": train_s,
+               "detections_per_image": float(np.mean([len(d["scores"]) for d in dets]))}
+    metrics.update({f"ap/{name}": 100 * float(ap) for name, ap in zip(names, result["ap"], strict=True)})
+    for s in summaries:  # each stage's last values; its curves are the node's metric histories
+        metrics.update({f"{s['stage']}/{k}_last": v for k, v in s.items() if k.startswith("train_") and isinstance(v, float)})
+    return metrics
 
 
 def select_by_uncertainty(checkpoint: dict[str, Any], pool: Arrays, plan: dict[str, Any], params: dict[str, Any],
-                          arm: str, cycle: int) -> tuple[dict[str, Any], dict[str, float], Any, Any]:
+                          pipeline: str, arm: str, cycle: int) -> tuple[dict[str, Any], dict[str, float], Any, Any]:
     """Score every pool image by the mean of its k largest f1/f2 anchor discrepancies; move the top
     ``select_size`` unlabelled images to X_L; draw the next X_U."""
-    from cvpapers.engine import plots
-    from cvpapers.engine.checkpoint import check_model_checkpoint
-    from cvpapers.pipelines.mi_aod.selection import select_top
+    from cvpapers.engine.checkpoint import rebuild_model
+    from cvpapers.pipelines.mi_aod import report
+    from cvpapers.pipelines.mi_aod.data import selection_stats
+    from cvpapers.pipelines.mi_aod.selection import next_plan, select_top
     from cvpapers.pipelines.mi_aod.training import predict
 
-    p = _params(params)
-    dev = _device(p)
-    ckpt = check_model_checkpoint(checkpoint, f"{arm} cycle {cycle} checkpoint")
-    model = _build(ckpt["config"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.to(dev)
-    scores = predict(model, pool["images"], dev, batch=p.eval.batch_size, k_top=p.miaod.k_top,
+    p, run = _start(params, pipeline)
+    model = rebuild_model(checkpoint, f"{arm} cycle {cycle} checkpoint").to(run.device)
+    scores = predict(model, pool["images"], run.device, batch=p.eval.batch_size, k_top=p.miaod.k_top,
                      norm=p.miaod.uncertainty_norm)["uncertainty"]
     selected = select_top(scores, plan["labelled"], plan["select_size"])
-    n = len(scores)
-    in_l = np.zeros(n, bool)
-    in_l[plan["labelled"]] = True
-    is_sel = np.zeros(n, bool)
-    is_sel[selected] = True
-    rest = ~in_l & ~is_sel
-    key = f"{arm}/select_c{cycle}"
-    metrics = {**_selection_metrics(pool, selected, key), f"{key}/mean_u_selected": float(scores[is_sel].mean()),
-               f"{key}/mean_u_not_selected": float(scores[rest].mean()) if rest.any() else float("nan"),
-               f"{key}/mean_u_labelled": float(scores[in_l].mean()), f"{key}/u_zero_fraction": float((scores <= 0).mean())}
-    hist = plots.histograms({"labelled": scores[in_l], "selected": scores[is_sel], "not selected": scores[rest]},
-                            xlabel="image uncertainty U(x)", bins=p.report.hist_bins,
-                            title=f"MI-AOD cycle {cycle}: pool uncertainties")
+    groups = report.uncertainty_groups(scores, plan["labelled"], selected)
+    metrics = {**selection_stats(pool, selected), **report.uncertainty_stats(scores, groups)}
+    hist = report.uncertainty_histogram(groups, p.report.hist_bins, cycle)
     top = selected[: p.report.n_selected_images]
-    dets = predict(model, pool["images"][top], dev, batch=p.eval.batch_size, detect=_detect_kwargs(p))["detections"]
-    captions = [f"U={scores[i]:.3g} · {_regime_name(pool['regime'][i])}" for i in top]
-    picked = _detections_plot(pool, dets, _class_names(pool), f"MI-AOD cycle {cycle}: most uncertain images selected",
-                              indices=top, captions=captions)
-    return _next_plan(plan, selected, n, p.seed, cycle), metrics, hist, picked
+    dets = predict(model, pool["images"][top], run.device, batch=p.eval.batch_size,
+                   detect=p.eval.detect_kwargs())["detections"]
+    picked = report.selected_plot(pool, top, dets, scores, cycle)
+    return next_plan(plan, selected, len(scores), run.numpy_rng("unlabelled", cycle)), metrics, hist, picked
 
 
-def select_at_random(pool: Arrays, plan: dict[str, Any], params: dict[str, Any], arm: str, cycle: int,
-                     ) -> tuple[dict[str, Any], dict[str, float]]:
+def select_at_random(pool: Arrays, plan: dict[str, Any], params: dict[str, Any], pipeline: str, arm: str,
+                     cycle: int) -> tuple[dict[str, Any], dict[str, float]]:
     """The Random baseline's selection: ``select_size`` images drawn uniformly from outside X_L."""
-    from cvpapers.engine.seeding import derive_seed
-    from cvpapers.pipelines.mi_aod.selection import select_random
+    from cvpapers.pipelines.mi_aod.data import selection_stats
+    from cvpapers.pipelines.mi_aod.selection import next_plan, select_random
 
-    p = _params(params)
+    p, run = _start(params, pipeline)
     n = len(pool["images"])
     # One stream per cycle, shared by the arms that select at random: at cycle 0 they pick the same images.
-    selected = select_random(n, plan["labelled"], plan["select_size"],
-                             np.random.default_rng(derive_seed(p.seed, "random_selection", cycle)))
-    return _next_plan(plan, selected, n, p.seed, cycle), _selection_metrics(pool, selected, f"{arm}/select_c{cycle}")
-
-
-# ------------------------------------------------------------------------------------------------
-# comparison and claims
-# ------------------------------------------------------------------------------------------------
+    selected = select_random(n, plan["labelled"], plan["select_size"], run.numpy_rng("random_selection", cycle))
+    return next_plan(plan, selected, n, run.numpy_rng("unlabelled", cycle)), selection_stats(pool, selected)
 
 
 def compare_arms(params: dict[str, Any], arms: tuple[str, ...], cycles: int, **results: dict[str, float],
                  ) -> tuple[pd.DataFrame, pd.DataFrame, Any, dict[str, float]]:
-    """mAP per arm and cycle, per-class AP, the mAP-vs-labelled-fraction curves, and the claims of §8.4:
-    the mean MI-AOD − Random gap over the last three cycles and the hard-image selection ratio."""
-    from cvpapers.engine import plots, tracking
+    """mAP per arm and cycle, per-class AP, the mAP-vs-labelled-fraction curves, and the claims of §8.4
+    (``claims.arm_claims``: the MI-AOD − Random gaps, the hard-image selection ratios, ``claim/holds``)."""
+    from cvpapers.engine.tracking import MetricLogger, parent_run_id
+    from cvpapers.pipelines.mi_aod.claims import arm_claims
+    from cvpapers.pipelines.mi_aod.report import arm_map, comparison_tables, map_curve_plot
 
     p = _params(params)
-    m: dict[str, float] = {k: v for r in results.values() for k, v in r.items()}
-    rows, class_rows, curve_rows = [], [], []
-    for c in range(cycles):
-        row: dict[str, Any] = {"cycle": c, "labelled": int(m[f"miaod/c{c}/labelled"]),
-                               "labelled %": round(100 * m[f"miaod/c{c}/labelled_fraction"], 2)}
+    table, per_class = comparison_tables(results, arms, cycles)
+    # Curves against the cycle (compare_arms/map/<arm>), in this node's run and in the pipeline's run.
+    for run_id in (None, parent_run_id()):
+        logger = MetricLogger("map", run_id=run_id)
         for arm in arms:
-            value = m[f"{arm}/c{c}/mAP50"]
-            row[f"{ARM_LABELS[arm]} mAP50"] = round(value, 2)
-            curve_rows.append((f"curve/{arm}_mAP50", value, c))
-            class_rows.append({"arm": ARM_LABELS[arm], "cycle": c,
-                               **{k.split("/")[-1]: round(v, 2) for k, v in m.items() if k.startswith(f"{arm}/c{c}/ap/")}})
-        row["gap (MI-AOD − Random)"] = round(m[f"miaod/c{c}/mAP50"] - m[f"random/c{c}/mAP50"], 2)
-        rows.append(row)
-    gaps = [m[f"miaod/c{c}/mAP50"] - m[f"random/c{c}/mAP50"] for c in range(cycles)]
-    last = gaps[-3:]
-    claims = {"claim/map_gap_last3": float(np.mean(last)), "claim/map_gap_min_after_first_selection":
-              float(min(gaps[1:])) if cycles > 1 else float("nan")}
-    claims.update({f"compare/map_gap_cycle_{c}": g for c, g in enumerate(gaps)})
-    for arm in arms:
-        ratio = _hard_ratio(m, arm, cycles)
-        if ratio is not None:
-            claims[f"{'claim' if arm == 'miaod' else 'compare'}/hard_selection_ratio{'' if arm == 'miaod' else '_' + arm}"] = ratio
-    if "miaod_trainonly" in arms:
-        claims["compare/selection_gain_last3"] = float(np.mean(
-            [m[f"miaod/c{c}/mAP50"] - m[f"miaod_trainonly/c{c}/mAP50"] for c in range(cycles)][-3:]))
-        claims["compare/training_gain_last3"] = float(np.mean(
-            [m[f"miaod_trainonly/c{c}/mAP50"] - m[f"random/c{c}/mAP50"] for c in range(cycles)][-3:]))
-    ratio = claims.get("claim/hard_selection_ratio")
-    claims["claim/claim_holds"] = float(claims["claim/map_gap_last3"] > 0 and (ratio is None or ratio > 1.2))
-    # Curves against the cycle, in this node's run and in the pipeline's run, for the MLflow charts.
-    tracking.log_metric_rows(curve_rows)
-    tracking.log_metric_rows(curve_rows, run_id=tracking.parent_run_id())
-    fractions = [100 * m[f"miaod/c{c}/labelled_fraction"] for c in range(cycles)]
-    plot = plots.xy_curves({ARM_LABELS[a]: (fractions, [m[f"{a}/c{c}/mAP50"] for c in range(cycles)]) for a in arms},
-                           xlabel="labelled images (% of the pool)", ylabel=f"test mAP@{p.eval.iou_thr:g} (%)",
-                           title="MI-AOD vs Random selection")
-    return pd.DataFrame(rows), pd.DataFrame(class_rows), plot, claims
-
-
-def _hard_ratio(m: dict[str, float], arm: str, cycles: int) -> float | None:
-    """Share of hard + clutter images among everything the arm selected, over their pool base rate."""
-    hard = [m.get(f"{arm}/select_c{c}/hard_selected") for c in range(cycles - 1)]
-    if not hard or any(h is None for h in hard):
-        return None
-    total = sum(m[f"{arm}/select_c{c}/selected"] for c in range(cycles - 1))
-    base = m[f"{arm}/select_c0/hard_base_rate"]
-    return float(sum(hard) / total / base) if base > 0 else None
+            for c, value in enumerate(arm_map(results, arm, cycles)):
+                logger.log({arm: value}, step=c)
+        logger.flush()
+    plot = map_curve_plot(results, arms, cycles, p.eval.iou_thr)
+    return table, per_class, plot, arm_claims(results, arms, cycles)

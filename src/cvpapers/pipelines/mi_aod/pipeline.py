@@ -25,17 +25,18 @@ def _plan(D: str, arm: str, c: int) -> str:
 def _cycle(D: str, arm: str, c: int, cycles: int) -> list:
     ckpt, metrics = f"{D}.{arm}_c{c}_checkpoint", f"{D}.{arm}_c{c}_metrics"
     data = {"pool": f"{D}.pool_arrays", "plan": _plan(D, arm, c), "params": P}
-    out = [node(_bind(nodes.train_and_evaluate, arm=arm, cycle=c), {**data, "test": f"{D}.test_arrays"},
+    run = {"pipeline": D, "arm": arm, "cycle": c}  # D names the checkpoint folder of the registered pipeline
+    out = [node(_bind(nodes.train_and_evaluate, **run), {**data, "test": f"{D}.test_arrays"},
                 [ckpt, metrics, f"{D}.{arm}_c{c}_detections_plot"], name=f"train_{arm}", namespace=f"cycle_{c}")]
     if c == cycles - 1:  # no selection after the last cycle
         return out
     selection = f"{D}.{arm}_select_c{c}_metrics"
     if nodes.ARM_SELECTION[arm] == "uncertainty":
-        out.append(node(_bind(nodes.select_by_uncertainty, arm=arm, cycle=c), {**data, "checkpoint": ckpt},
+        out.append(node(_bind(nodes.select_by_uncertainty, **run), {**data, "checkpoint": ckpt},
                         [_plan(D, arm, c + 1), selection, f"{D}.{arm}_c{c}_uncertainty_plot",
                          f"{D}.{arm}_c{c}_selected_plot"], name=f"select_{arm}", namespace=f"cycle_{c}"))
     else:
-        out.append(node(_bind(nodes.select_at_random, arm=arm, cycle=c), data, [_plan(D, arm, c + 1), selection],
+        out.append(node(_bind(nodes.select_at_random, **run), data, [_plan(D, arm, c + 1), selection],
                         name=f"select_{arm}", namespace=f"cycle_{c}"))
     return out
 
@@ -44,9 +45,9 @@ def create_pipeline(name: str = "mi_aod", cycles: int = 5, ablation: bool = Fals
     D = name  # datasets are named after the registered pipeline
     arms = ("miaod", "random", "miaod_trainonly") if ablation else ("miaod", "random")
     data = [
-        node(nodes.prepare_detection_data, P,
+        node(_bind(nodes.prepare_data, pipeline=D), P,
              [f"{D}.manifest", f"{D}.pool_arrays", f"{D}.test_arrays", f"{D}.data_metrics", f"{D}.pool_samples_plot"],
-             name="prepare_detection_data"),
+             name="prepare_data"),
         node(_bind(nodes.make_initial_split, cycles=cycles), [f"{D}.pool_arrays", P],
              [f"{D}.labelled_c0_plan", f"{D}.split_metrics"], name="make_initial_split"),
     ]

@@ -7,7 +7,8 @@ not used here (pitfall 3). X_L only grows; X_U is a fresh random subset of the u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,6 +60,15 @@ def next_unlabelled(pool_size: int, labelled: Sequence[int], rng: np.random.Gene
     if len(chosen) < len(labelled):
         chosen = np.concatenate([chosen, rng.choice(labelled, len(labelled) - len(chosen), replace=False)])
     return chosen
+
+
+def next_plan(plan: Mapping[str, Any], selected: np.ndarray, pool_size: int, rng: np.random.Generator,
+              ) -> dict[str, Any]:
+    """The next cycle's plan: X_L grows by ``selected``, X_U is drawn afresh (:func:`next_unlabelled`)."""
+    labelled = np.concatenate([np.asarray(plan["labelled"], dtype=np.int64), selected])
+    unlabelled = next_unlabelled(pool_size, labelled, rng)
+    return {**plan, "cycle": plan["cycle"] + 1, "labelled": labelled.tolist(), "unlabelled": unlabelled.tolist(),
+            "selected": selected.tolist()}
 
 
 def _check_enough(available: int, size: int) -> None:

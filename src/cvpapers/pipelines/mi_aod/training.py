@@ -2,6 +2,9 @@
 optimiser per stage, alternating labelled/unlabelled steps, and the losses each stage uses; plus the
 test-set evaluation and the pool scoring that selection needs.
 
+:func:`train_arm` is what one arm does in one cycle (its stages on X_L, and X_U for MI-AOD training);
+:func:`evaluate` scores the trained detector on the test set.
+
 Code order (default): A label-set → R × [B min (f1, f2 frozen) → C max (only f1, f2 train) → D label-set].
 Paper order: A → R × [max (g frozen) → min (f_r, f1, f2 frozen) → D]. The Random arm runs the same
 stages with the same optimiser resets and labelled steps, but every stage is label-set training.
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvpapers.pipelines.mi_aod.heads import modules_by_role
 from cvpapers.pipelines.mi_aod.losses import (
     detection_loss,
     image_cls_loss,
@@ -82,10 +86,10 @@ def set_trainable(model: nn.Module, roles: tuple[str, ...], base: Mapping[str, b
 
     A frozen role's BatchNorm layers keep their running statistics too (momentum 0): a frozen g must not
     drift through the max stage's forward passes (the official ResNet keeps BN in eval mode throughout)."""
-    owner = {id(p): role for role, m in model.modules_by_role().items() for p in m.parameters()}
+    owner = {id(p): role for role, m in modules_by_role(model).items() for p in m.parameters()}
     for name, p in model.named_parameters():
         p.requires_grad_(base[name] and owner.get(id(p)) in roles)
-    for role, module in model.modules_by_role().items():
+    for role, module in modules_by_role(model).items():
         for bn in module.modules():
             if isinstance(bn, nn.modules.batchnorm._BatchNorm):
                 if not hasattr(bn, "_cvpapers_momentum"):
@@ -208,6 +212,33 @@ def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable, 
     return summaries
 
 
+def train_arm(model: nn.Module, pool: Arrays, plan: Mapping[str, Any], p: Any, *, with_unlabelled: bool,
+              device: torch.device, seed: int, checkpoint_dir: Path | None, resume: bool,
+              fingerprint: dict[str, Any]) -> list[dict[str, float]]:
+    """One arm's training in one cycle (``p``: the run's ``MiaodParams``): the stage schedule on the plan's X_L
+    and, ``with_unlabelled``, its X_U. The paper counts epochs over the (repeated) labelled set, so with
+    ``budget_unit: epochs`` the stages grow with X_L. ``fingerprint`` (what the resume checkpoints must match)
+    gets the schedule, the seed and digests of the data and the plan added."""
+    from cvpapers.engine.checkpoint import data_digest
+
+    t = p.train
+    labelled = np.asarray(plan["labelled"], dtype=np.int64)
+    per_pass = -(-len(labelled) // t.batch_size) if t.budget_unit == "epochs" else 1
+    stages = miaod_stages(t.iters_label_first * per_pass, t.outer_loops, t.iters_minmax * per_pass,
+                          t.iters_label * per_pass, t.lr_drop_last_fraction, t.stage_order,
+                          with_unlabelled=with_unlabelled)
+    unlabelled = np.asarray(plan["unlabelled"], dtype=np.int64)
+    draw_l = batch_draw(pool, labelled, t.batch_size, t.flip_prob, unlabelled=False)
+    draw_u = batch_draw(pool, unlabelled, t.batch_size, t.flip_prob, unlabelled=True) if with_unlabelled else None
+    fingerprint = {**fingerprint, "mil_weight_mode": p.model.mil_weight_mode,
+                   "backbone_weights": p.model.backbone_weights, "train": t.model_dump(),
+                   "miaod": p.miaod.model_dump(), "seed": p.seed, "labelled": data_digest(labelled, unlabelled),
+                   "data": data_digest(pool["images"], pool["boxes"], pool["labels"], pool["difficult"])}
+    return train_cycle(model, stages, draw_l, draw_u, num_classes=len(pool["class_names"]), train=t, miaod=p.miaod,
+                       mil_mode=p.model.mil_weight_mode, device=device, seed=seed, checkpoint_dir=checkpoint_dir,
+                       resume=resume, fingerprint=fingerprint)
+
+
 # ------------------------------------------------------------------------------------------------
 # evaluation and pool scoring (one forward pass gives detections and uncertainties)
 # ------------------------------------------------------------------------------------------------
@@ -237,3 +268,13 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch
         if k_top is not None:
             scores.append(image_uncertainty(anchor_uncertainty(out.cat("cls1"), out.cat("cls2"), norm), k_top).cpu())
     return {"detections": dets, "uncertainty": torch.cat(scores).double().numpy() if scores else None}
+
+
+def evaluate(model: nn.Module, test: Arrays, e: Any, device: torch.device) -> tuple[list[dict[str, np.ndarray]],
+                                                                                    dict[str, Any]]:
+    """Detections on the test set and their VOC evaluation (``e``: the ``eval`` parameters): ``(detections,
+    {"mAP", "ap", …})`` as ``metrics.detection.evaluate_detections`` returns it."""
+    from cvpapers.metrics.detection import evaluate_detections
+
+    dets = predict(model, test["images"], device, batch=e.batch_size, detect=e.detect_kwargs())["detections"]
+    return dets, evaluate_detections(dets, test, len(test["class_names"]), e.iou_thr, e.ap_mode)
