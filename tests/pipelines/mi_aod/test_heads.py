@@ -18,6 +18,7 @@ from cvpapers.models.detection import (
     decode_boxes,
 )
 from cvpapers.pipelines.mi_aod.heads import HeadOutput, MIAODHead, build_miaod_detector, modules_by_role
+from tests.models.test_detection import _check_detections
 
 PAPER_STRIDES = (8, 16, 32, 64, 128)
 PRIOR_BIAS = -math.log(0.99 / 0.01)
@@ -135,20 +136,6 @@ def test_modules_by_role_cover_every_parameter_once(tiny_model: RetinaDetector) 
     assert roles["f1"] is tiny_model.head.f1 and roles["g"] is tiny_model.backbone
     ids = [id(p) for m in roles.values() for p in m.parameters()]
     assert len(ids) == len(set(ids)) == len(list(tiny_model.parameters()))
-
-
-def _check_detections(
-    dets: list[dict[str, torch.Tensor]], hw: tuple[int, int], thr: float, max_dets: int
-) -> None:
-    h, w = hw
-    for d in dets:
-        boxes, scores, labels = d["boxes"], d["scores"], d["labels"]
-        assert boxes.shape == (scores.shape[0], 4) and labels.shape == scores.shape
-        assert scores.shape[0] <= max_dets
-        assert (scores >= thr).all()
-        assert (boxes[:, 0::2] >= 0).all() and (boxes[:, 0::2] <= w).all()
-        assert (boxes[:, 1::2] >= 0).all() and (boxes[:, 1::2] <= h).all()
-        assert (scores[:-1] >= scores[1:]).all()
 
 
 def test_detect_outputs_are_valid_and_score_heads_differ(tiny_model: RetinaDetector) -> None:
