@@ -13,6 +13,9 @@ kedro-mlflow (registered by entry point) opens one MLflow run per ``kedro run`` 
 * ``NodeRunTrackingHook`` tags the run, opens a nested child run per node, logs the node's wall time,
   peak memory and returned metrics (outputs whose name ends in ``metrics``), and closes the child run
   once the node's outputs are saved, so artifacts written by output datasets land in that child run.
+* ``DistributedHook`` makes ``torchrun --nproc_per_node N -m kedro run ...`` one run on N processes: it
+  joins the process group, keeps every rank but 0 away from MLflow (``settings.py`` registers kedro-mlflow
+  on rank 0 only), from the catalog's files and from the console, and keeps the ranks in step between nodes.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
 from cvpapers import registry
-from cvpapers.engine import tracking
+from cvpapers.engine import distributed, tracking
 from cvpapers.engine.device import resolve_device, set_cpu_threads
 
 log = logging.getLogger(__name__)
@@ -166,7 +169,8 @@ class NodeRunTrackingHook:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         self._reset()
-        self._parent_id = tracking.active_run_id()
+        # Under torchrun only rank 0 tracks (the other ranks have no MLflow run to begin with).
+        self._parent_id = tracking.active_run_id() if distributed.is_main_process() else None
         if self._parent_id is None:
             return
         names = _requested(run_params)
@@ -262,3 +266,96 @@ class NodeRunTrackingHook:
         if run is not None and run.info.run_id != self._parent_id:
             mlflow.end_run(status=status)
         self._child_open = False
+
+
+class DistributedHook:
+    """One ``kedro run`` on the N processes ``torchrun`` starts; nothing at all in a single-process run.
+
+    Every rank computes every node (the training nodes share their batches through the engine's loop);
+    rank 0 alone tracks, logs and writes:
+
+    * the process group is joined as the session starts (gloo on CPU, NCCL on GPUs, one GPU per
+      ``LOCAL_RANK``) and left when the pipeline ends;
+    * on ranks > 0 the catalog saves in-memory datasets only: files are rank 0's, and a rank > 0 loads
+      the file rank 0 wrote, so every rank continues from the same data;
+    * a barrier before each node's inputs are loaded (Kedro saves a node's outputs after
+      ``after_node_run``, just before the next node loads), so no rank reads a file rank 0 is still
+      writing;
+    * data preparation (nodes named ``prepare_data``, which write their files themselves and read them
+      back) runs one rank after another, rank 0 first, so no rank reads a file another is rewriting;
+    * ranks > 0 log warnings and errors only, and show no progress bars.
+
+    Supported with Kedro's default ``SequentialRunner``: the ranks must run the nodes in the same order.
+    """
+
+    SERIAL_NODES = ("prepare_data",)
+
+    def __init__(self) -> None:
+        self._loading_for: str | None = None
+        self._lock = threading.Lock()  # `kedro run --async` loads a node's inputs from several threads
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        if not distributed.init_from_env():
+            return
+        if not distributed.is_main_process():
+            logging.disable(logging.INFO)  # one console: rank 0's
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any) -> None:
+        if distributed.is_main_process():
+            return
+        save = catalog.save
+
+        def save_in_memory_only(ds_name: str, data: Any) -> None:
+            if _in_memory(catalog.get(ds_name, fallback_to_runtime_pattern=True)):
+                save(ds_name, data)
+
+        catalog.save = save_in_memory_only
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._loading_for = None
+        runner = str(run_params.get("runner") or "SequentialRunner")
+        if distributed.is_distributed() and "SequentialRunner" not in runner:
+            raise ValueError(f"under torchrun the ranks must run the nodes in one order: use the default "
+                             f"SequentialRunner, not {runner}")
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name: str, node: Any) -> None:
+        with self._lock:
+            if node is not None and node.name != self._loading_for:
+                self._loading_for = node.name
+                distributed.barrier()
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
+        self._loading_for = None
+        if self._serial(node):
+            for _ in range(distributed.rank()):  # rank r starts when ranks 0..r-1 have finished
+                distributed.barrier()
+
+    @hook_impl(trylast=True)
+    def after_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if self._serial(node):
+            for _ in range(distributed.world_size() - 1 - distributed.rank()):
+                distributed.barrier()
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self, run_params: dict[str, Any], run_result: Any, pipeline: Any, catalog: Any) -> None:
+        distributed.barrier()  # rank 0 has written and tracked everything
+        distributed.destroy()
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        distributed.destroy()  # no barrier: the other ranks may be anywhere; torchrun stops them
+
+    def _serial(self, node: Any) -> bool:
+        return distributed.is_distributed() and node.name.rsplit(".", 1)[-1] in self.SERIAL_NODES
+
+
+def _in_memory(dataset: Any) -> bool:
+    """Kedro's MemoryDataset and its kin (``_EPHEMERAL``); a CachedDataset also writes its file."""
+    from kedro.io import CachedDataset
+
+    return bool(getattr(dataset, "_EPHEMERAL", False)) and not isinstance(dataset, CachedDataset)

@@ -42,14 +42,16 @@ class LoaderBatches:
 
     The order comes from a DistributedSampler seeded with the run's seed (one rank: the whole dataset),
     and the random transforms from a per-epoch seed, in the main process and in each worker, so an
-    epoch replays identically after a resume.
+    epoch replays identically after a resume. ``shard=False`` gives every rank the whole dataset
+    (evaluation, whose accuracy then needs no all-gather).
     """
 
-    def __init__(self, dataset: torch.utils.data.Dataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> None:
+    def __init__(self, dataset: torch.utils.data.Dataset, batch_size: int, shuffle: bool, seed: int, workers: int,
+                 shard: bool = True) -> None:
         self.dataset, self.batch_size, self.seed, self.workers = dataset, batch_size, seed, workers
         self.sampler = torch.utils.data.DistributedSampler(
-            dataset, num_replicas=distributed.world_size(), rank=distributed.rank(), shuffle=shuffle,
-            seed=seed % 2**31, drop_last=False,
+            dataset, num_replicas=distributed.world_size() if shard else 1, rank=distributed.rank() if shard else 0,
+            shuffle=shuffle, seed=seed % 2**31, drop_last=False,
         )
 
     def __len__(self) -> int:
@@ -95,7 +97,8 @@ def classification_data(
         test_ds = ImageFileDataset(manifest, test_split, imagenet_transforms(train=False))
         return ClassificationData(
             train=LoaderBatches(train_ds, batch_size, True, seed, workers),
-            test=LoaderBatches(test_ds, eval_batch_size, False, seed, workers),
+            # Evaluation sees the whole split on every rank, as for the in-memory sources below.
+            test=LoaderBatches(test_ds, eval_batch_size, False, seed, workers, shard=False),
             input_size=(1, 3, 224, 224), n_train=len(train_ds), n_classes=n_classes,
         )
     size = image_size if source == "embedded" else None

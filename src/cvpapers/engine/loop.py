@@ -129,6 +129,10 @@ def fit(
     if config.resume and ckpt_path is not None and ckpt_path.is_file():
         start_epoch = _restore(ckpt_path, model, optimizer, scheduler, callbacks, config, result)
         log.info("%s: resumed from %s at epoch %d/%d", stage, ckpt_path, start_epoch, config.epochs)
+    # Every rank reads rank 0's checkpoint (on several machines checkpoint_dir must be shared storage):
+    # ranks starting at different epochs would wait on each other forever, so they stop here instead.
+    distributed.agree(start_epoch, f"{stage}: the epoch to resume from (is checkpoint_dir on shared storage?)", device)
+    if result.resumed_from is not None:
         if logger is not None and distributed.is_main_process():
             # The new MLflow run gets the restored epochs too, so its curves are complete.
             for epoch, record in enumerate(result.history):
@@ -145,7 +149,8 @@ def fit(
             cb.on_epoch_start(epoch, model)
         sums: dict[str, float] = {}
         lr = optimizer.param_groups[0]["lr"]
-        batches = progress(train.batches(epoch), total=iters, desc=f"{stage} {epoch + 1}/{config.epochs}")
+        batches = progress(train.batches(epoch), total=iters, desc=f"{stage} {epoch + 1}/{config.epochs}",
+                           disable=not distributed.is_main_process())
         for it, batch in enumerate(batches):
             for cb in callbacks:
                 cb.on_iteration_start(epoch, it, iters, model)
@@ -167,6 +172,7 @@ def fit(
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
         sums = distributed.all_reduce_sums(sums, device)
+        distributed.broadcast_buffers(model)  # rank 0's BatchNorm statistics: every rank evaluates the same model
         n = max(sums.pop("n", 0.0), 1.0)
         record: dict[str, float] = {f"train_{k}": v / n for k, v in sums.items()}
         record["lr"] = lr
@@ -189,6 +195,7 @@ def fit(
             if ckpt_path is not None:
                 _save(ckpt_path, model, optimizer, scheduler, callbacks, config, result, epoch)
         distributed.barrier()
+    distributed.check_in_step(model, stage)
     return result
 
 
