@@ -79,11 +79,6 @@ def run_in(project: Path, *pipelines: str, params: dict | None = None) -> Path:
     return project
 
 
-def run_in_new_project(root: Path, *pipelines: str) -> Path:
-    """A fresh project under ``root`` in which the given pipelines run one after another (smoke env)."""
-    return run_in(make_project(root / "project"), *pipelines)
-
-
 def _end_leftover_runs() -> None:
     """A `kedro run` starts in a fresh process; a session here must not inherit a run that an
     interrupted session (KeyboardInterrupt skips Kedro's error hooks) left active."""
@@ -106,21 +101,24 @@ _SMOKE_PROJECTS: dict[str, Path] = {}
 
 @pytest.fixture(scope="session")
 def smoke_project(tmp_path_factory: pytest.TempPathFactory):
-    """``smoke_project(name)``: a project in which ``kedro run --pipelines name --env smoke`` has run once
-    this session; the pipeline's own smoke tests and the conformance tests share that run."""
+    """``smoke_project(*names)``: a project in which ``kedro run --pipelines <name> --env smoke`` has run once
+    this session for each name, one after another (so variants are seen side by side); the pipelines' own
+    smoke tests and the conformance tests share these runs instead of repeating them."""
 
-    def get(name: str) -> Path:
-        if name not in _SMOKE_PROJECTS:
+    def get(*names: str) -> Path:
+        if names[0] not in _SMOKE_PROJECTS:
             import torch
 
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                project = make_project(tmp_path_factory.mktemp(f"smoke_{name}") / "project")
-                _SMOKE_PROJECTS[name] = run_in(project, name)
+                project = make_project(tmp_path_factory.mktemp(f"smoke_{names[0]}") / "project")
+                run_in(project, *names)
+                _SMOKE_PROJECTS.update(dict.fromkeys(names, project))
             finally:
                 torch.set_num_threads(threads)
                 _end_leftover_runs()
-        return _SMOKE_PROJECTS[name]
+        assert all(_SMOKE_PROJECTS.get(n) == _SMOKE_PROJECTS[names[0]] for n in names), names
+        return _SMOKE_PROJECTS[names[0]]
 
     return get

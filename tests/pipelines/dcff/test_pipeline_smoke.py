@@ -28,12 +28,9 @@ def _repo_state() -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import make_project
-
-    project = make_project(tmp_path_factory.mktemp("dcff") / "project")
+def smoke_run(smoke_project) -> Path:
     before = _repo_state()
-    run_in(project, "dcff")
+    project = smoke_project("dcff")
     _OBSERVED["repo_unchanged"] = before == _repo_state()
     return project
 

@@ -9,12 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_in_new_project
-
 
 @pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_in_new_project(tmp_path_factory.mktemp("fhdrnet"), "fhdrnet", "fhdrnet_raw")
+def smoke_runs(smoke_project) -> Path:
+    return smoke_project("fhdrnet", "fhdrnet_raw")
 
 
 @pytest.mark.parametrize("name", ["fhdrnet", "fhdrnet_raw"])

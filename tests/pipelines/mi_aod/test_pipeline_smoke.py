@@ -9,14 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_in_new_project
-
 CYCLES = 5
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_in_new_project(tmp_path_factory.mktemp("mi_aod"), "mi_aod")
+def smoke_run(smoke_project) -> Path:
+    return smoke_project("mi_aod")
 
 
 def _plan(root: Path, arm: str, cycle: int) -> dict:
