@@ -16,6 +16,7 @@ from cvpapers.data.cifar import (
     write_cifar10_fixture,
 )
 from cvpapers.data.classification import load_split
+from cvpapers.data.decode import BadSampleError
 from cvpapers.data.manifest import validate_manifest
 
 
@@ -105,5 +106,5 @@ def test_pickle_with_foreign_globals_is_refused(tmp_path) -> None:
     path = tmp_path / "evil"
     with path.open("wb") as f:
         pickle.dump({"data": np.zeros((1, 3072), np.uint8), "labels": [0], "x": os.system}, f)
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+    with pytest.raises(BadSampleError, match="refusing to load global"):
         read_cifar_batch(path)

@@ -20,6 +20,7 @@ from cvpapers.data.classification import (
     load_split,
     normalize,
 )
+from cvpapers.data.decode import BadSampleError
 from cvpapers.data.manifest import validate_manifest
 from cvpapers.data.shapes import ShapesConfig, generate_shapes, write_shapes_split
 
@@ -50,7 +51,7 @@ def test_load_split_missing_split_and_missing_file_are_named(tmp_path) -> None:
     with pytest.raises(ValueError, match="'val'"):
         load_split(df, "val")
     (tmp_path / df["path"].iloc[0]).unlink()
-    with pytest.raises(FileNotFoundError, match=df["path"].iloc[0]):
+    with pytest.raises(BadSampleError, match=df["path"].iloc[0] + ": file not found"):
         load_split(df, "train")
 
 

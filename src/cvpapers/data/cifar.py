@@ -67,20 +67,32 @@ _ALLOWED_GLOBALS = {
 }
 
 
+class _Refused(pickle.UnpicklingError):
+    """A pickle that names code to run: never a CIFAR batch."""
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the numpy names needed to rebuild arrays."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name} from a CIFAR batch")
+        raise _Refused(f"refusing to load global {module}.{name} from a CIFAR batch")
 
 
 def _load_pickle(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR file not found: {path}; {_LAYOUT}")
-    with path.open("rb") as f:
-        obj = _ArrayUnpickler(f, encoding="latin1").load()
+    from cvpapers.data.decode import BadSampleError
+
+    try:
+        with path.open("rb") as f:
+            obj = _ArrayUnpickler(f, encoding="latin1").load()
+    except _Refused as err:
+        raise BadSampleError(path, str(err)) from None
+    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError) as err:
+        # A batch cut short while copying ends mid-pickle ("pickle data was truncated").
+        raise BadSampleError(path, f"not a complete CIFAR batch ({type(err).__name__}: {err}); {_LAYOUT}") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a pickled dict, got {type(obj).__name__}; {_LAYOUT}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}

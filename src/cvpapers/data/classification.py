@@ -13,6 +13,7 @@ Two paths, chosen by dataset size:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,10 @@ from PIL import Image
 from torch import Tensor
 
 from cvpapers.data.cifar import read_cifar_batch
+from cvpapers.data.decode import BadSampleError, open_pil
 from cvpapers.engine.seeding import derive_seed
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CIFAR_MEAN",
@@ -62,10 +66,7 @@ def _resolve(path: str, root: str | Path | None) -> Path:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"image listed in the manifest not found: {path}")
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    return np.asarray(open_pil(path).convert("RGB"))
 
 
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
@@ -73,7 +74,8 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_split(
-    manifest: pd.DataFrame, split: str, image_size: int | None = None, root: str | Path | None = None
+    manifest: pd.DataFrame, split: str, image_size: int | None = None, root: str | Path | None = None,
+    on_bad_sample: str = "error", skipped: list[str] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Load every row of ``split`` into memory, in manifest order.
 
@@ -86,6 +88,8 @@ def load_split(
         split: ``train``, ``test`` or ``val``.
         image_size: target side length, or ``None`` to keep the stored size (then all must agree).
         root: base folder for relative paths (``None``: relative to the working directory).
+        on_bad_sample: ``error`` stops at a file that does not decode completely, naming it; ``skip`` leaves its
+            rows out (appending ``path: problem`` to ``skipped``).
 
     Returns:
         images: uint8 tensor N×3×H×W; labels: int64 tensor N.
@@ -99,22 +103,42 @@ def load_split(
     index = rows["index"].to_numpy(dtype=np.int64)
     arrays: list[np.ndarray | None] = [None] * len(rows)
     container = index >= 0
+    keep = np.ones(len(rows), dtype=bool)
+
+    def bad(err: BadSampleError, sel: np.ndarray) -> None:
+        if on_bad_sample != "skip":
+            raise err
+        log.warning("skipped bad sample %s: %s", err.path, err.problem)
+        keep[sel] = False
+        if skipped is not None:
+            skipped.append(str(err))
+
     for path in pd.unique(paths[container]):  # one read per batch file
-        images, _ = read_cifar_batch(_resolve(path, root))
         sel = np.flatnonzero(container & (paths == path))
+        try:
+            images, _ = read_cifar_batch(_resolve(path, root))
+        except BadSampleError as err:
+            bad(err, sel)
+            continue
         if index[sel].max() >= len(images):
             raise IndexError(f"{path} has {len(images)} images, manifest asks for row {index[sel].max()}")
         for s, img in zip(sel, images[index[sel]], strict=True):
             arrays[s] = img
     for s in np.flatnonzero(~container):
-        arrays[s] = _read_image(_resolve(paths[s], root))
+        try:
+            arrays[s] = _read_image(_resolve(paths[s], root))
+        except BadSampleError as err:
+            bad(err, np.array([s]))
+    arrays = [a for a, k in zip(arrays, keep, strict=True) if k]
+    if not arrays:
+        raise ValueError(f"split {split!r}: every sample was skipped as bad")
     if image_size is not None:
         arrays = [a if a.shape[:2] == (image_size, image_size) else _resize(a, image_size) for a in arrays]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise ValueError(f"split {split!r} mixes image sizes {sorted(shapes)[:4]}; pass image_size to resize")
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    y = torch.from_numpy(rows["label"].to_numpy(dtype=np.int64).copy())
+    y = torch.from_numpy(rows["label"].to_numpy(dtype=np.int64)[keep].copy())
     return x, y
 
 
@@ -320,6 +344,7 @@ class ImageFileDataset(torch.utils.data.Dataset):
         split: str,
         transform: Callable[[Image.Image], Any] | None = None,
         root: str | Path | None = None,
+        on_bad_sample: str = "error",
     ) -> None:
         rows = manifest[manifest["split"] == split]
         if rows.empty:
@@ -329,13 +354,23 @@ class ImageFileDataset(torch.utils.data.Dataset):
         self.index = rows["index"].to_numpy(dtype=np.int64)
         self.labels = rows["label"].to_numpy(dtype=np.int64)
         self.transform = transform if transform is not None else imagenet_transforms(train=split == "train")
-        self.root = root
+        self.root, self.on_bad_sample = root, on_bad_sample
         self._containers: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple[Any, int]:
+    def __getitem__(self, i: int) -> tuple[Any, int] | None:
+        """``None`` for a file that does not decode when ``on_bad_sample`` is ``skip`` (the batch drops it)."""
+        try:
+            return self._item(i)
+        except BadSampleError as err:
+            if self.on_bad_sample != "skip":
+                raise
+            log.warning("skipped bad sample %s: %s", err.path, err.problem)
+            return None
+
+    def _item(self, i: int) -> tuple[Any, int]:
         path = _resolve(self.paths[i], self.root)
         if self.index[i] >= 0:
             key = str(path)
@@ -343,8 +378,5 @@ class ImageFileDataset(torch.utils.data.Dataset):
                 self._containers[key] = read_cifar_batch(path)[0]
             img = Image.fromarray(self._containers[key][self.index[i]])
         else:
-            if not path.is_file():
-                raise FileNotFoundError(f"image listed in the manifest not found: {path}")
-            with Image.open(path) as im:
-                img = im.convert("RGB")
+            img = open_pil(path).convert("RGB")
         return self.transform(img), int(self.labels[i])

@@ -39,6 +39,7 @@ class ClassificationDataConfig(StrictModel):
     imagenet_train_dir: str = "ILSVRC2012_img_train"
     imagenet_val_dir: str = "val"
     workers: int = Field(0, ge=0)
+    on_bad_sample: Literal["error", "skip"] = "error"  # skip: leave out files that do not decode (logged, counted)
 
     @model_validator(mode="after")
     def _distinct_splits(self) -> ClassificationDataConfig:
@@ -141,5 +142,5 @@ def batch_sources(
 
     return classification_data(
         manifest, cfg.source, batch_size, eval_batch_size, augment, seed, image_size=cfg.image_size,
-        workers=cfg.workers,
+        workers=cfg.workers, on_bad_sample=cfg.on_bad_sample,
     )

@@ -8,7 +8,7 @@ ones (ImageNet) stream files through a DataLoader with torchvision transforms.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -64,9 +64,14 @@ class LoaderBatches:
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_size=self.batch_size, sampler=self.sampler,
             generator=torch.Generator().manual_seed(epoch_seed),  # seeds each worker's RNG
-            num_workers=self.workers, pin_memory=torch.cuda.is_available(),
+            num_workers=self.workers, pin_memory=torch.cuda.is_available(), collate_fn=_collate_present,
         )
         return iter(loader)
+
+
+def _collate_present(items: list[Any]) -> Any:
+    """Batches without the samples a dataset skipped as bad (``None``; see ``on_bad_sample``)."""
+    return torch.utils.data.default_collate([item for item in items if item is not None])
 
 
 @dataclass
@@ -76,6 +81,7 @@ class ClassificationData:
     input_size: tuple[int, int, int, int]
     n_train: int
     n_classes: int
+    skipped: list[str] = field(default_factory=list)  # "path: problem" of samples left out (on_bad_sample: skip)
 
 
 def classification_data(
@@ -87,14 +93,17 @@ def classification_data(
     seed: int,
     image_size: int | None = None,
     workers: int = 0,
+    on_bad_sample: str = "error",
+    skipped: list[str] | None = None,
 ) -> ClassificationData:
     """Batch sources for the manifest's ``train`` and ``test`` (or ``val``) splits."""
     test_split = evaluation_split(manifest)
     n_classes = int(manifest["label"].max()) + 1
+    skipped = skipped if skipped is not None else []
     mean, std = NORMALISATION[source]
     if source == "imagenet":
-        train_ds = ImageFileDataset(manifest, "train", imagenet_transforms(train=True))
-        test_ds = ImageFileDataset(manifest, test_split, imagenet_transforms(train=False))
+        train_ds = ImageFileDataset(manifest, "train", imagenet_transforms(train=True), on_bad_sample=on_bad_sample)
+        test_ds = ImageFileDataset(manifest, test_split, imagenet_transforms(train=False), on_bad_sample=on_bad_sample)
         return ClassificationData(
             train=LoaderBatches(train_ds, batch_size, True, seed, workers),
             # Evaluation sees the whole split on every rank, as for the in-memory sources below.
@@ -102,8 +111,8 @@ def classification_data(
             input_size=(1, 3, 224, 224), n_train=len(train_ds), n_classes=n_classes,
         )
     size = image_size if source == "embedded" else None
-    x_train, y_train = load_split(manifest, "train", size)
-    x_test, y_test = load_split(manifest, test_split, size)
+    x_train, y_train = load_split(manifest, "train", size, on_bad_sample=on_bad_sample, skipped=skipped)
+    x_test, y_test = load_split(manifest, test_split, size, on_bad_sample=on_bad_sample, skipped=skipped)
     return ClassificationData(
         train=TensorBatches(x_train, y_train, batch_size, mean, std, shuffle=True, seed=seed, augment=augment,
                             rank=distributed.rank(), world_size=distributed.world_size()),
@@ -112,4 +121,5 @@ def classification_data(
         input_size=(1, *x_train.shape[1:]),  # type: ignore[arg-type]
         n_train=int(y_train.numel()),
         n_classes=n_classes,
+        skipped=skipped,
     )

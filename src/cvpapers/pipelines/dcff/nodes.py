@@ -89,6 +89,7 @@ def train_dcff(
     metrics = arms.arm_metrics(result, p.report_best_epoch, macs, arms.train_seconds(result))
     metrics["frozen_layers_final"] = float(result.last.get("frozen_layers", 0.0))
     metrics["mean_diag_Q_final"] = float(result.last.get("mean_diag_Q", float("nan")))
+    metrics["skipped_samples"] = float(len(trainer.data.skipped))
     selection_log = pd.DataFrame(schedule.log)
     heatmap = figures.selection_heatmap(selection_log, plan)
     return checkpoint, selection_log, metrics, arms.history_table(result), heatmap
