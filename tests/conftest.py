@@ -37,10 +37,12 @@ def make_project(dest: Path) -> Path:
     return dest
 
 
-def run_kedro(project: Path, pipeline: str, env: str = "smoke", params: dict | None = None) -> dict:
+def run_kedro(project: Path, pipeline: str, env: str = "smoke", params: dict | None = None,
+              **slicing: list[str]) -> dict:
     """Run a pipeline through a real KedroSession, as `kedro run` does.
 
-    ``params`` takes `--params` style dotted keys ({"dcff.train.lr": "abc"}), nested the way the CLI does.
+    ``params`` takes `--params` style dotted keys ({"dcff.train.lr": "abc"}), nested the way the CLI does;
+    ``slicing`` takes ``node_names``, ``from_nodes`` or ``to_nodes`` as `--nodes`/`--from-nodes`/`--to-nodes`.
     """
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -50,7 +52,7 @@ def run_kedro(project: Path, pipeline: str, env: str = "smoke", params: dict | N
     _end_leftover_runs()
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env=env, runtime_params=runtime) as session:
-        return session.run(pipeline_names=[pipeline])
+        return session.run(pipeline_names=[pipeline], **slicing)
 
 
 @pytest.fixture(autouse=True)
