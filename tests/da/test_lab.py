@@ -8,13 +8,16 @@ import torch
 
 from cvpapers.da import lab as lab_mod
 from cvpapers.da.lab import (
+    LabStatsTally,
     lab_stats,
     lab_to_rgb,
     lab_transfer,
     lab_transfer_float,
     match_lab_stats,
     reference_indices,
+    reference_stats,
     rgb_to_lab,
+    translate_image,
     translate_to_target,
 )
 
@@ -180,3 +183,18 @@ def test_uint8_lookup_path_is_bit_identical_to_the_float_conversion() -> None:
     random_colours = torch.randint(0, 256, (64, 64, 3), generator=gen, dtype=torch.uint8)
     grid = torch.cat([every_level[None].expand(64, 256, 3), random_colours], dim=1)
     assert torch.equal(lab_mod._uint8_to_lab(grid), rgb_to_lab(grid.double() / 255.0))
+
+
+@pytest.mark.parametrize("reference", ["random_image", "domain_mean"])
+def test_streamed_statistics_and_per_image_translation_equal_the_offline_translation(reference: str) -> None:
+    source = _shifted_set(5, (1.2, 0.9, 0.7), 1.1, seed=11)
+    target = _shifted_set(7, (0.8, 1.0, 1.2), 0.8, seed=12)
+    tally = LabStatsTally()
+    for k in range(0, 7, 3):  # the target pool, batch by batch
+        tally.add(torch.from_numpy(target[k:k + 3]))
+    mean, std = lab_stats(target)
+    assert len(tally) == 7 and torch.equal(tally.means(), mean) and torch.equal(tally.stds(), std)
+    ref_mean, ref_std = reference_stats(tally.means(), tally.stds(), 5, reference, seed=3)
+    offline, _ = translate_to_target(source, target, reference, seed=3)
+    on_the_fly = np.stack([translate_image(img, ref_mean[i].numpy(), ref_std[i].numpy()) for i, img in enumerate(source)])
+    np.testing.assert_array_equal(on_the_fly, offline)

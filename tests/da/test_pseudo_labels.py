@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from cvpapers.da.pseudo_labels import (
+    PseudoLabelTally,
+    ThresholdHistogram,
     bdl_pseudo_labels,
     bdl_thresholds,
     confidence_histogram,
@@ -158,3 +160,36 @@ def test_pseudo_label_stats_on_a_hand_made_example() -> None:
     assert stats["acc/2"] == pytest.approx(0.0)
     assert all(isinstance(v, float) for v in stats.values())
     assert set(pseudo_label_stats(pseudo)) == {"kept_frac", "kept_frac/0", "kept_frac/1", "kept_frac/2"}
+
+
+# -- the streaming pass: batch by batch, never all confidences at once -----------------------------------------
+
+@pytest.mark.parametrize("bins", [100, 1000])
+def test_streamed_thresholds_equal_the_in_memory_histogram_and_lie_within_a_bin_of_exact(bins: int) -> None:
+    conf, pred = _prob_map(seed=5, n=12)
+    streamed = ThresholdHistogram(NUM_CLASSES, bins)
+    for k in range(0, 12, 5):  # uneven batches, as a real pass ends
+        streamed.add(conf[k:k + 5], pred[k:k + 5])
+    tau = streamed.thresholds(0.5, 0.9)
+    assert torch.equal(tau, bdl_thresholds(conf, pred, NUM_CLASSES, 0.5, 0.9, "histogram", bins))
+    exact = bdl_thresholds(conf, pred, NUM_CLASSES, 0.5, 0.9, "exact")
+    assert bool(((exact - tau) >= 0).all()) and bool(((exact - tau) < 1.0 / bins).all())
+    assert torch.equal(streamed.predicted_pixels, torch.bincount(pred.flatten(), minlength=NUM_CLASSES))
+    # the labels differ from the exact rule's only in pixels of the threshold's bin
+    diff = bdl_pseudo_labels(conf, pred, tau) != bdl_pseudo_labels(conf, pred, exact)
+    assert bool(((conf[diff] >= tau[pred[diff]]) & (conf[diff] < exact[pred[diff]])).all())
+
+
+def test_the_tally_of_batches_equals_the_stats_of_the_whole_set() -> None:
+    conf, pred = _prob_map(seed=6, n=9)
+    truth = torch.where(torch.rand(pred.shape, generator=torch.Generator().manual_seed(1)) < 0.8, pred,
+                        (pred + 1) % NUM_CLASSES)
+    truth[:, :2] = 255
+    pseudo = bdl_pseudo_labels(conf, pred, bdl_thresholds(conf, pred, NUM_CLASSES))
+    tally = PseudoLabelTally(NUM_CLASSES)
+    for k in range(0, 9, 4):
+        tally.add(pseudo[k:k + 4], pred[k:k + 4], truth[k:k + 4])
+    assert tally.stats() == pseudo_label_stats(pseudo, truth, pred, NUM_CLASSES)
+    bare = PseudoLabelTally(NUM_CLASSES)
+    bare.add(pseudo)
+    assert bare.stats() == pseudo_label_stats(pseudo, num_classes=NUM_CLASSES)

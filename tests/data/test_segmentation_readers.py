@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+from cvpapers.data.decode import BadSampleError
 from cvpapers.data.segmentation import (
     CITYSCAPES_LABELID_TO_TRAINID,
     CLASSES_13_IN_16,
@@ -20,15 +22,21 @@ from cvpapers.data.segmentation import (
     SYNTHIA_TO_TRAINID16,
     TRAINID19_TO_16,
     cityscapes_manifest,
+    decode_label,
     gta5_manifest,
     load_segmentation,
+    preflight_segmentation,
+    read_pair,
     read_png16,
+    resize_pair,
     synthia_manifest,
     write_cityscapes_fixture,
     write_gta5_fixture,
     write_png16,
+    write_street_fixture,
     write_synthia_fixture,
 )
+from cvpapers.data.streaming import ManifestDataset, SkipLog, stream
 from cvpapers.data.street_scenes import write_street_split
 
 # The spec's tables, written out independently of the module's lookups.
@@ -93,7 +101,7 @@ def test_synthia_reader_takes_channel_0_of_a_16_bit_png_to_16_trainids(tmp_path)
     rng = np.random.default_rng(2)
     images = _images(2, 3)
     ids = rng.integers(0, 23, (2, H, W)).astype(np.uint16)
-    ids[0, 0, :4] = (300, 1000, 65535, 256)  # out-of-table 16-bit values → 255
+    ids[0, 0, :4] = (0, 13, 22, 0)  # SYNTHIA ids without a 16-class trainId (void, parking, lanemarking) → 255
     inst = rng.integers(257, 60000, (2, H, W)).astype(np.uint16)  # a wrong-channel read would see these
     write_synthia_fixture(tmp_path, images, ids, inst)
     label_file = tmp_path / "RAND_CITYSCAPES" / "GT" / "LABELS" / "0000000.png"
@@ -214,3 +222,95 @@ def test_loader_names_a_missing_file_and_rejects_unknown_encodings(tmp_path) -> 
     bad = df.assign(dataset="kitti")
     with pytest.raises(ValueError, match="kitti"):
         load_segmentation(bad)
+
+
+# -- one sample at a time: the streaming path's reader, its named errors and the preflight ----------------------
+
+def _read_row(row) -> dict:
+    image, label = read_pair(row["path"], row["label_path"], row["dataset"], 19)
+    return {"image": image, "mask": label}
+
+
+def test_real_layouts_stream_through_the_manifest_dataset_as_trainids(tmp_path) -> None:
+    write_street_fixture(tmp_path, "gta5", 3, (40, 72), seed=1)
+    write_street_fixture(tmp_path / "cs", "cityscapes", 2, (32, 64), split="val", city="ulm", seed=2)
+    for df in (gta5_manifest(tmp_path), cityscapes_manifest(tmp_path / "cs", splits=("val",))):
+        batches = list(stream(ManifestDataset(df, _read_row), batch_size=2))
+        x = np.concatenate([b["image"].numpy() for b in batches])
+        y = np.concatenate([b["mask"].numpy() for b in batches])
+        ref_x, ref_y = load_segmentation(df)  # the in-memory loader reads the same pixels
+        np.testing.assert_array_equal(x, ref_x.permute(0, 2, 3, 1).numpy())
+        np.testing.assert_array_equal(y, ref_y.numpy())
+        # street classes written as labelIds come back as their Cityscapes trainIds
+        assert set(np.unique(y)) <= {0, 1, 2, 10, 8, 13, 11, 5}
+
+
+def test_synthia_streams_16_class_ids_and_cityscapes16_reads_cityscapes_in_that_space(tmp_path) -> None:
+    write_street_fixture(tmp_path, "synthia", 2, (24, 40), seed=3)
+    image, label = read_pair(*synthia_manifest(tmp_path).iloc[0][["path", "label_path", "dataset"]])
+    assert image.shape == (24, 40, 3) and set(np.unique(label)) <= {0, 1, 2, 9, 8, 12, 10, 5}
+    ids = _cityscapes_ids(1, 30)
+    write_cityscapes_fixture(tmp_path / "cs", "val", "ulm", _images(1, 31), ids)
+    lab_path = next((tmp_path / "cs/gtFine/val/ulm").glob("*.png"))
+    np.testing.assert_array_equal(decode_label(lab_path, "cityscapes16"),
+                                  TRAINID19_TO_16[_expected(ids[0], CITYSCAPES_SPEC)])
+
+
+def test_label_size_class_ids_and_truncation_are_named_errors(tmp_path) -> None:
+    write_cityscapes_fixture(tmp_path, "val", "ulm", _images(1, 32), _cityscapes_ids(1, 33))
+    row = cityscapes_manifest(tmp_path, splits=("val",)).iloc[0]
+    Image.fromarray(np.full((H, W + 2), 7, np.uint8)).save(row["label_path"])
+    with pytest.raises(BadSampleError, match=r"gtFine_labelIds\.png: label is 16×34 but its image .* is 16×32"):
+        read_pair(row["path"], row["label_path"], "cityscapes")
+    Image.fromarray(np.full((H, W), 40, np.uint8)).save(row["label_path"])  # no Cityscapes labelId is 40
+    with pytest.raises(BadSampleError, match=r"labelIds\.png: class ids \[40\] outside 0\.\.33"):
+        read_pair(row["path"], row["label_path"], "cityscapes")
+    Image.fromarray(np.full((H, W), 19, np.uint8)).save(row["label_path"])  # a trainId map of another setting
+    with pytest.raises(BadSampleError, match=r"class ids \[19\] outside 0\.\.18"):
+        read_pair(row["path"], row["label_path"], "trainid", 19)
+    ids = np.full((1, H, W), 3, np.uint16)
+    ids[0, 0, 0] = 300
+    write_synthia_fixture(tmp_path / "s", _images(1, 34), ids)
+    srow = synthia_manifest(tmp_path / "s").iloc[0]
+    with pytest.raises(BadSampleError, match=r"LABELS.0000000\.png: class ids \[300\] outside 0\.\.22"):
+        read_pair(srow["path"], srow["label_path"], "synthia")
+    Path(row["path"]).write_bytes(Path(row["path"]).read_bytes()[:-40])
+    with pytest.raises(BadSampleError, match=r"leftImg8bit\.png: truncated"):
+        read_pair(row["path"], None)
+
+
+def test_resize_pair_is_bicubic_for_images_and_nearest_for_labels() -> None:
+    image, label = _images(1, 35)[0], _cityscapes_ids(1, 36)[0]
+    x, y = resize_pair(image, label, (8, 12))
+    ref = np.asarray(Image.fromarray(image).resize((12, 8), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(x, ref)
+    assert y.shape == (8, 12) and set(np.unique(y)) <= set(np.unique(label))
+    assert resize_pair(image, label, (H, W))[0] is image  # no work at the size already
+
+
+def test_preflight_names_missing_truncated_and_mismatched_files_before_any_decoding(tmp_path) -> None:
+    write_street_fixture(tmp_path, "gta5", 4, (20, 36), seed=4)
+    df = gta5_manifest(tmp_path)
+    kept, bad = preflight_segmentation(df)
+    assert len(kept) == 4 and bad == {}
+    Path(df["path"][1]).unlink()
+    Path(df["label_path"][2]).write_bytes(Path(df["label_path"][2]).read_bytes()[:-30])
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(df["label_path"][3])
+    with pytest.raises(BadSampleError, match=r"images.00002\.png: file not found \(and 2 more problem"):
+        preflight_segmentation(df)
+    kept, bad = preflight_segmentation(df, on_bad_sample="skip")
+    assert kept["path"].tolist() == [df["path"][0]]
+    assert bad[df["path"][1]] == "file not found" and "truncated" in bad[df["label_path"][2]]
+    assert bad[df["label_path"][3]].startswith("label is 20×30 but its image")
+
+
+def test_a_bad_sample_is_skipped_and_counted_when_asked(tmp_path) -> None:
+    write_street_fixture(tmp_path, "gta5", 3, (20, 36), seed=5)
+    df = gta5_manifest(tmp_path)
+    Path(df["path"][1]).write_bytes(b"not a png at all IEND\xaeB`\x82")
+    with pytest.raises(BadSampleError, match="00002.png"):
+        list(stream(ManifestDataset(df, _read_row)))
+    skips = SkipLog()
+    seen = [int(i) for b in stream(ManifestDataset(df, _read_row, on_bad_sample="skip"), skips=skips)
+            for i in b["index"]]
+    assert seen == [0, 2] and skips.metrics() == {"skipped_samples": 1.0}

@@ -1,7 +1,9 @@
-"""The image sets of the DA pipelines: manifest rows (the embedded benchmark's, or a real dataset's) → in-memory
-arrays ``{"images": uint8 N×H×W×3, "labels": uint8 N×H×W, "ids": int64 N}`` that travel between nodes as ``.npz``.
+"""The image sets of the DA pipelines. The embedded benchmark's manifest rows → in-memory arrays
+``{"images": uint8 N×H×W×3, "labels": uint8 N×H×W, "ids": int64 N}`` that travel between nodes as ``.npz``
+(small, vectorised batches); a real setting's manifests (source, Cityscapes train pool, Cityscapes val), which
+travel between nodes as they are and are read lazily (:mod:`cvpapers.da.streams`).
 
-Real images are held in memory at one size; the loaders themselves are :mod:`cvpapers.data.segmentation`'s.
+The readers themselves are :mod:`cvpapers.data.segmentation`'s.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ def benchmark_rows(manifest: pd.DataFrame, style: str, split: str) -> pd.DataFra
 
 def real_rows(source: str, source_root: str, cityscapes_root: str, max_source: int = 0,
               max_target: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(source, Cityscapes train pool, Cityscapes val) rows of a real setting; ``max_*`` > 0 keeps the first ones."""
+    """(source, Cityscapes train pool, Cityscapes val) manifests of a real setting; ``max_*`` > 0 keeps the first
+    rows (a subset for trials). Each gets an ``id`` (its position). In the SYNTHIA setting Cityscapes labels are
+    decoded into SYNTHIA's 16-class space (``dataset = cityscapes16``)."""
     from cvpapers.data.segmentation import cityscapes_manifest, gta5_manifest, synthia_manifest
 
     readers = {"gta5": gta5_manifest, "synthia": synthia_manifest}
@@ -31,12 +35,15 @@ def real_rows(source: str, source_root: str, cityscapes_root: str, max_source: i
         raise ValueError(f"unknown real DA source {source!r}; allowed: {', '.join(readers)}")
     src = readers[source](source_root)
     city = cityscapes_manifest(cityscapes_root)
+    if source == "synthia":
+        city = city.assign(dataset="cityscapes16")
     pool, val = city[city["split"] == "train"], city[city["split"] == "val"]
     if max_source:
         src = src.head(max_source)
     if max_target:
         pool = pool.head(max_target)
-    return src, pool, val
+    return tuple(t.reset_index(drop=True).assign(id=np.arange(len(t), dtype=np.int64))  # type: ignore[return-value]
+                 for t in (src, pool, val))
 
 
 def load_arrays(rows: pd.DataFrame, size: tuple[int, int] | None = None, label_map: np.ndarray | None = None) -> Arrays:

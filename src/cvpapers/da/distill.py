@@ -91,5 +91,8 @@ class TeacherEnsemble(nn.Module):
         self.teachers = nn.ModuleList(teachers)
         self.temperature, self.mode = temperature, mode
 
-    def forward(self, x: Tensor) -> Tensor:
-        return ensemble_probs([t(x) for t in self.teachers], self.temperature, self.mode).clamp_min(1e-12).log()
+    def forward(self, x: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        """Log-probabilities at ``output_size`` (default: the teachers' own output size): each teacher upsamples
+        its logits there itself, as a single segmenter would, before the ensemble is averaged."""
+        outs = [t(x) if output_size is None else t(x, output_size=output_size) for t in self.teachers]
+        return ensemble_probs(outs, self.temperature, self.mode).clamp_min(1e-12).log()

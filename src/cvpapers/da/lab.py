@@ -282,6 +282,74 @@ def reference_indices(n_source: int, n_target: int, seed: int) -> np.ndarray:
     return torch.randint(0, n_target, (n_source,), generator=gen).numpy()
 
 
+def reference_stats(
+    target_mean: Tensor, target_std: Tensor, n_source: int, reference: LabReference, seed: int
+) -> tuple[Tensor, Tensor]:
+    """The reference LAB mean/std (``n_source×3`` each) every source image is matched to (§3.1).
+
+    ``random_image``: the statistics of one target image per source image, drawn with
+    :func:`reference_indices`; ``domain_mean``: the mean over target images of their per-image statistics.
+    ``target_mean``/``target_std`` are the per-image statistics of the target set (``lab_stats``, or
+    accumulated over a stream of batches, which gives the same numbers without holding the images).
+    """
+    if reference not in _REFERENCES:
+        raise ValueError(f"reference must be one of {_REFERENCES}, got {reference!r}")
+    if reference == "random_image":
+        idx = torch.from_numpy(reference_indices(n_source, target_mean.shape[0], seed))
+        return target_mean[idx], target_std[idx]
+    return target_mean.mean(dim=0).expand(n_source, 3), target_std.mean(dim=0).expand(n_source, 3)
+
+
+def lab_distances(
+    src_mean: Tensor, src_std: Tensor, out_mean: Tensor, out_std: Tensor, tgt_mean: Tensor, tgt_std: Tensor
+) -> dict[str, float]:
+    """L2 distances between the mean per-image LAB mean (and std) of the source set before and after
+    translation and the target set's: the ``info`` of :func:`translate_to_target`."""
+
+    def dist(a: Tensor, b: Tensor) -> float:
+        return float(torch.linalg.vector_norm(a.mean(dim=0) - b.mean(dim=0)))
+
+    return {
+        "lab_mean_dist_before": dist(src_mean, tgt_mean),
+        "lab_mean_dist_after": dist(out_mean, tgt_mean),
+        "lab_std_dist_before": dist(src_std, tgt_std),
+        "lab_std_dist_after": dist(out_std, tgt_std),
+    }
+
+
+def translate_image(image: np.ndarray, ref_mean: np.ndarray | Tensor, ref_std: np.ndarray | Tensor,
+                    eps: float = 1e-6) -> np.ndarray:
+    """One uint8 H×W×3 image matched to a reference LAB mean/std (3 each): what :func:`translate_to_target`
+    does to each of its images, applied on the fly while a file-backed dataset is read (so 25k translated
+    GTA5 images never have to be stored)."""
+    return np.asarray(lab_transfer(np.ascontiguousarray(image)[None], np.asarray(ref_mean, dtype=np.float64)[None],
+                                   np.asarray(ref_std, dtype=np.float64)[None], eps))[0]
+
+
+class LabStatsTally:
+    """Per-image LAB statistics of a set accumulated batch by batch (a streaming pass): only ``N×3`` means
+    and stds are kept, never the images. ``means()``/``stds()`` equal :func:`lab_stats` of the whole set."""
+
+    def __init__(self) -> None:
+        self._means: list[Tensor] = []
+        self._stds: list[Tensor] = []
+
+    def add(self, images: ImageBatch) -> tuple[Tensor, Tensor]:
+        mean, std = lab_stats(images)
+        self._means.append(mean)
+        self._stds.append(std)
+        return mean, std
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self._means)
+
+    def means(self) -> Tensor:
+        return torch.cat(self._means) if self._means else torch.empty(0, 3, dtype=torch.float64)
+
+    def stds(self) -> Tensor:
+        return torch.cat(self._stds) if self._stds else torch.empty(0, 3, dtype=torch.float64)
+
+
 def translate_to_target(
     source_images: ImageBatch,
     target_images: ImageBatch,
@@ -306,23 +374,7 @@ def translate_to_target(
         raise ValueError(f"reference must be one of {_REFERENCES}, got {reference!r}")
     src = _as_uint8_tensor(source_images, "source_images")
     tgt_mean, tgt_std = lab_stats(target_images)
-    n = src.shape[0]
-    if reference == "random_image":
-        idx = torch.from_numpy(reference_indices(n, tgt_mean.shape[0], seed))
-        ref_mean, ref_std = tgt_mean[idx], tgt_std[idx]
-    else:
-        ref_mean = tgt_mean.mean(dim=0).expand(n, 3)
-        ref_std = tgt_std.mean(dim=0).expand(n, 3)
+    ref_mean, ref_std = reference_stats(tgt_mean, tgt_std, src.shape[0], reference, seed)
     out, src_mean, src_std = _transfer_chunked(src, ref_mean, ref_std, eps)
     out_mean, out_std = lab_stats(out)
-
-    def dist(a: Tensor, b: Tensor) -> float:
-        return float(torch.linalg.vector_norm(a.mean(dim=0) - b.mean(dim=0)))
-
-    info = {
-        "lab_mean_dist_before": dist(src_mean, tgt_mean),
-        "lab_mean_dist_after": dist(out_mean, tgt_mean),
-        "lab_std_dist_before": dist(src_std, tgt_std),
-        "lab_std_dist_after": dist(out_std, tgt_std),
-    }
-    return _like_input(out, source_images), info
+    return _like_input(out, source_images), lab_distances(src_mean, src_std, out_mean, out_std, tgt_mean, tgt_std)

@@ -15,7 +15,10 @@ kept whatever its class. ``round`` is half-to-even (NumPy/torch/Python ``round``
 For real data the exact quantile needs all confidences in memory (~1.5 G floats for Cityscapes at
 1024×512); the ``histogram`` method needs only a ``C × bins`` count table, which
 :func:`confidence_histogram` builds per batch so the caller can sum batches and call
-:func:`thresholds_from_histogram` once.
+:func:`thresholds_from_histogram` once. :class:`ThresholdHistogram` does exactly that over a stream of
+batches (its thresholds equal ``bdl_thresholds(..., method="histogram")`` on the concatenated set, and lie
+within one bin below the exact ones), and :class:`PseudoLabelTally` accumulates what
+:func:`pseudo_label_stats` reports, so a pseudo-labelling pass never holds more than one batch.
 """
 
 from __future__ import annotations
@@ -199,3 +202,77 @@ def pseudo_label_stats(
             if int(valid_counts[c]) > 0:
                 stats[f"acc/{c}"] = float(correct_counts[c]) / float(valid_counts[c])
     return stats
+
+
+class ThresholdHistogram:
+    """Dataset-level BDL thresholds from batches: per-class confidence histograms summed batch by batch.
+
+    ``add(confidence, predicted)`` for every batch of the set, then ``thresholds(portion, cap)``: equal to
+    :func:`bdl_thresholds` with ``method="histogram"`` on all the pixels at once (histograms add), so within
+    one bin (``1/bins``) of the exact rule. Memory: one ``C × bins`` int64 table.
+    """
+
+    def __init__(self, num_classes: int, bins: int = 1000) -> None:
+        if bins <= 0 or num_classes <= 0:
+            raise ValueError(f"need positive num_classes and bins, got {num_classes}, {bins}")
+        self.hist = torch.zeros(num_classes, bins, dtype=torch.int64)
+
+    def add(self, confidence: Tensor, predicted: Tensor) -> None:
+        self.hist += confidence_histogram(confidence, predicted, self.hist.shape[0], self.hist.shape[1]).cpu()
+
+    @property
+    def predicted_pixels(self) -> Tensor:
+        """Pixels predicted as each class so far (``C`` int64)."""
+        return self.hist.sum(dim=1)
+
+    def thresholds(self, portion: float = 0.5, cap: float = 0.9) -> Tensor:
+        if not 0.0 <= portion <= 1.0:
+            raise ValueError(f"portion must lie in [0, 1], got {portion}")
+        return thresholds_from_histogram(self.hist, portion, cap)
+
+
+class PseudoLabelTally:
+    """:func:`pseudo_label_stats` accumulated batch by batch: ``add(pseudo, predicted, truth)`` per batch, then
+    ``stats()`` gives the same keys and values as one call on the whole set (counts are summed exactly)."""
+
+    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+        self.c, self.ignore = num_classes, ignore_index
+        zeros = lambda: torch.zeros(num_classes, dtype=torch.int64)  # noqa: E731
+        self.pixels, self.kept, self.predicted, self.valid, self.correct = 0, zeros(), zeros(), zeros(), zeros()
+        self.has_predicted = self.has_truth = False
+
+    def _count(self, labels: Tensor) -> Tensor:
+        return torch.bincount(labels, minlength=self.c)[: self.c]
+
+    def add(self, pseudo: Tensor, predicted: Tensor | None = None, truth: Tensor | None = None) -> None:
+        labels = pseudo.long().reshape(-1).cpu()
+        kept = labels != self.ignore
+        self.pixels += labels.numel()
+        self.kept += self._count(labels[kept])
+        if predicted is not None:
+            if predicted.numel() != labels.numel():
+                raise ValueError("predicted must have as many pixels as pseudo")
+            self.has_predicted = True
+            self.predicted += self._count(predicted.long().reshape(-1).cpu())
+        if truth is not None:
+            if truth.numel() != labels.numel():
+                raise ValueError("truth must have as many pixels as pseudo")
+            self.has_truth = True
+            t = truth.long().reshape(-1).cpu()
+            valid = kept & (t != self.ignore)
+            self.valid += self._count(labels[valid])
+            self.correct += self._count(labels[valid & (labels == t)])
+
+    def stats(self) -> dict[str, float]:
+        n = max(1, self.pixels)
+        out: dict[str, float] = {"kept_frac": float(self.kept.sum()) / n}
+        out.update({f"kept_frac/{c}": float(self.kept[c]) / n for c in range(self.c)})
+        if self.has_predicted:
+            out.update({f"kept_of_predicted/{c}": float(self.kept[c]) / float(self.predicted[c])
+                        for c in range(self.c) if int(self.predicted[c]) > 0})
+        if self.has_truth:
+            n_valid = int(self.valid.sum())
+            out["acc"] = float(self.correct.sum()) / n_valid if n_valid else float("nan")
+            out.update({f"acc/{c}": float(self.correct[c]) / float(self.valid[c])
+                        for c in range(self.c) if int(self.valid[c]) > 0})
+        return out

@@ -44,6 +44,26 @@ def check_complete(path: str | Path, data: bytes) -> None:
                                    "end marker (half-written or cut short)")
 
 
+def check_end_marker(path: str | Path) -> None:
+    """:func:`check_complete` without reading the whole file (a preflight over many files): the file exists,
+    is not empty and, for JPEG/PNG, its last bytes hold the format's end marker."""
+    trailer = _TRAILERS.get(Path(path).suffix.lower())
+    try:
+        with Path(path).open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - 1024))
+            tail = f.read()
+    except FileNotFoundError:
+        raise BadSampleError(path, "file not found") from None
+    except OSError as err:
+        raise BadSampleError(path, f"cannot be read ({err.strerror or err})") from None
+    if size == 0:
+        raise BadSampleError(path, "empty file")
+    if trailer is not None and not tail.rstrip(b"\x00").endswith(trailer):
+        raise BadSampleError(path, f"truncated: it does not end with the {Path(path).suffix.lower()[1:].upper()} "
+                                   "end marker (half-written or cut short)")
+
+
 def decode_image(path: str | Path, *, color: bool = True, unchanged: bool = False) -> np.ndarray:
     """An image file as an array, strictly: RGB ``uint8`` H×W×3 when ``color`` (JPEG/PNG/TIFF …), or the
     stored depth and channels when ``unchanged`` (16-bit PNG/TIFF; channels in file order, not BGR)."""

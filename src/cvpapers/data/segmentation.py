@@ -12,7 +12,15 @@ into tensors, decoding each label file by its row's ``dataset`` column:
 ``gta5``       8-bit PNG (palette mode in the real data: the palette *index* is the Cityscapes labelId)
 ``cityscapes`` 8-bit ``*_gtFine_labelIds.png``; labelId → 19 trainIds, everything else → 255
 ``synthia``    16-bit 3-channel PNG, SYNTHIA class id in the first (R) channel → 16-class trainIds
+``cityscapes16`` Cityscapes labelIds read into SYNTHIA's 16-class space (SYNTHIA → Cityscapes)
+``trainid``    8-bit PNG of trainIds written by the project (pseudo labels): ids as stored
 =============  ==========================================================================================
+
+Real files are decoded strictly (:mod:`cvpapers.data.decode`): a missing, truncated or undecodable file, a
+label whose size differs from its image and a raw id the dataset's encoding does not define (a Cityscapes
+labelId above 33, a SYNTHIA id above 22) are errors naming the file and the problem. For the streaming path
+:func:`read_pair` reads one sample, :func:`resize_pair` applies the official code's resizing and
+:func:`preflight_segmentation` checks a whole manifest cheaply (headers and end markers) before long work.
 
 Pitfalls this module handles so callers do not have to: a palette PNG must be read as indices (converting it
 to grey would turn labelIds into luminances); Pillow reads 16-bit RGB PNGs as 8-bit (keeping the high byte,
@@ -35,6 +43,7 @@ from PIL import Image
 
 __all__ = [
     "CITYSCAPES_LABELID_TO_TRAINID",
+    "RAW_ID_COUNT",
     "CLASSES_13_IN_16",
     "CLASSES_13_IN_19",
     "CLASSES_16",
@@ -48,7 +57,10 @@ __all__ = [
     "decode_label",
     "gta5_manifest",
     "load_segmentation",
+    "preflight_segmentation",
+    "read_pair",
     "read_png16",
+    "resize_pair",
     "synthia_manifest",
     "write_cityscapes_fixture",
     "write_gta5_fixture",
@@ -59,8 +71,11 @@ __all__ = [
 IGNORE = 255
 #: Columns of the real-data manifests (the embedded one has ``horizon`` instead of ``dataset``).
 MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label_path", "split", "domain", "index", "dataset")
-#: Label encodings understood by :func:`load_segmentation`.
-DATASETS: tuple[str, ...] = ("embedded", "gta5", "cityscapes", "synthia")
+#: Label encodings understood by :func:`load_segmentation` and :func:`read_pair`.
+DATASETS: tuple[str, ...] = ("embedded", "gta5", "cityscapes", "synthia", "cityscapes16", "trainid")
+#: How many raw ids each real encoding defines (Cityscapes labelIds 0–33, SYNTHIA class ids 0–22); a stored
+#: value outside them (other than 255) means a wrong file or a wrong ``dataset``, not a class to ignore.
+RAW_ID_COUNT: dict[str, int] = {"gta5": 34, "cityscapes": 34, "cityscapes16": 34, "synthia": 23}
 
 #: The 19 Cityscapes evaluation classes in trainId order.
 CLASSES_19: tuple[str, ...] = (
@@ -154,20 +169,13 @@ def write_png16(path: str | Path, array: np.ndarray) -> Path:
 def read_png16(path: str | Path) -> np.ndarray:
     """Read a PNG at its stored depth, channels in file order (R, G, B[, A]); 2-D for single-channel files.
 
-    Uses OpenCV's ``IMREAD_UNCHANGED`` (a dependency of albumentations) because Pillow truncates 16-bit RGB
-    to 8 bits; OpenCV returns BGR, which is reversed here so channel 0 is the file's first channel.
+    Strict (:func:`cvpapers.data.decode.decode_image`, OpenCV's unchanged-depth decoder, a dependency of
+    albumentations) because Pillow truncates 16-bit RGB to 8 bits; a missing or truncated file is a
+    :class:`~cvpapers.data.decode.BadSampleError` naming it.
     """
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - opencv ships with albumentations
-        raise ImportError("reading 16-bit SYNTHIA labels needs opencv-python(-headless)") from exc
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise FileNotFoundError(f"cannot read PNG {path} (missing or not an image)")
-    if arr.ndim == 3:
-        order = [2, 1, 0] if arr.shape[2] == 3 else [2, 1, 0, 3]
-        arr = arr[:, :, order[: arr.shape[2]]]
-    return arr
+    from cvpapers.data.decode import decode_image
+
+    return decode_image(path, unchanged=True)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -175,26 +183,35 @@ def read_png16(path: str | Path) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------
 def _read_index_png(path: str | Path) -> np.ndarray:
     """An 8-bit label PNG as stored values: palette indices for 'P' files (never converted to grey)."""
-    with Image.open(path) as img:
-        if img.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
-            raise ValueError(f"label file {path} has mode {img.mode!r}; expected a single-channel id map")
-        arr = np.asarray(img)
+    from cvpapers.data.decode import BadSampleError, open_pil
+
+    img = open_pil(path)
+    if img.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
+        raise BadSampleError(path, f"label has mode {img.mode!r}; expected a single-channel id map")
+    arr = np.asarray(img)
     if arr.dtype != np.uint8:
         arr = np.where((arr >= 0) & (arr < 256), arr, IGNORE).astype(np.uint8)
     return arr
 
 
 def decode_label(path: str | Path, dataset: str = "embedded") -> np.ndarray:
-    """Read one label file and return ``uint8`` H×W trainIds according to ``dataset`` (see module table)."""
+    """Read one label file and return ``uint8`` H×W trainIds according to ``dataset`` (see module table).
+
+    Raw ids the encoding does not define are a :class:`~cvpapers.data.decode.BadSampleError` naming the file.
+    """
+    from cvpapers.data.decode import check_label_ids
+
     dataset = _dataset_name(dataset)
     if dataset == "synthia":
         raw = read_png16(path)
-        ids = raw[:, :, 0] if raw.ndim == 3 else raw
-        ids = ids.astype(np.int64)
-        return np.where(ids < 256, SYNTHIA_TO_TRAINID16[np.minimum(ids, 255)], IGNORE).astype(np.uint8)
+        ids = (raw[:, :, 0] if raw.ndim == 3 else raw).astype(np.int64)
+        check_label_ids(path, ids, RAW_ID_COUNT["synthia"], ignore=IGNORE)
+        return SYNTHIA_TO_TRAINID16[np.minimum(ids, 255)]
     arr = _read_index_png(path)
-    if dataset in ("gta5", "cityscapes"):
-        return CITYSCAPES_LABELID_TO_TRAINID[arr]
+    if dataset in RAW_ID_COUNT:
+        check_label_ids(path, arr, RAW_ID_COUNT[dataset], ignore=IGNORE)
+        trainids = CITYSCAPES_LABELID_TO_TRAINID[arr]
+        return TRAINID19_TO_16[trainids] if dataset == "cityscapes16" else trainids
     return arr
 
 
@@ -214,8 +231,11 @@ def load_segmentation(
 
     Labels are decoded through the row's ``dataset`` column (``embedded`` when absent). With ``size = (H, W)``
     images are resized bilinearly and labels with nearest neighbour (so only valid ids and 255 appear);
-    without it, every image must already have the same size as its label and as the other rows.
+    without it, every image must already have the same size as its label and as the other rows. Everything
+    is held in memory: this is the embedded benchmark's loader; real datasets stream (:func:`read_pair`).
     """
+    from cvpapers.data.decode import decode_image
+
     for col in ("path", "label_path"):
         if col not in manifest.columns:
             raise ValueError(f"segmentation manifest lacks column {col!r}; has {list(manifest.columns)}")
@@ -231,20 +251,16 @@ def load_segmentation(
             raise FileNotFoundError(f"image listed in the manifest not found: {img_path}")
         if not Path(lab_path).is_file():
             raise FileNotFoundError(f"label listed in the manifest not found: {lab_path} (image {img_path})")
-        with Image.open(img_path) as im:
-            img = im.convert("RGB")
+        img = decode_image(img_path)
         lab = decode_label(lab_path, ds)
         if size is not None:
-            if img.size != (w, h):
-                img = img.resize((w, h), Image.Resampling.BILINEAR)
-            if lab.shape != (h, w):
-                lab = np.asarray(Image.fromarray(lab).resize((w, h), Image.Resampling.NEAREST))
-        elif lab.shape != (img.height, img.width):
+            img, lab = resize_pair(img, lab, (h, w), image_filter="bilinear")
+        elif lab.shape != img.shape[:2]:
             raise ValueError(
                 f"label {lab_path} is {lab.shape[1]}×{lab.shape[0]} but image {img_path} is "
-                f"{img.width}×{img.height} (W×H); pass size=(H, W) to resize both"
+                f"{img.shape[1]}×{img.shape[0]} (W×H); pass size=(H, W) to resize both"
             )
-        images.append(np.asarray(img))
+        images.append(img)
         labels.append(lab)
     if not images:
         hw = tuple(size) if size is not None else (0, 0)
@@ -255,6 +271,107 @@ def load_segmentation(
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     y = torch.from_numpy(np.stack(labels))
     return x, y
+
+
+# --------------------------------------------------------------------------------------------------------
+# one sample at a time (the streaming path), and the checks before a long run
+# --------------------------------------------------------------------------------------------------------
+def read_pair(image_path: str | Path, label_path: str | Path | None = None, dataset: object = None,
+              n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One sample, strictly: RGB ``uint8`` H×W×3 and its ``uint8`` H×W trainIds (``None`` without a label).
+
+    Errors (:class:`~cvpapers.data.decode.BadSampleError`, naming the file): a missing, truncated or corrupt
+    file; a label of another size than its image; a raw id outside the dataset's encoding; with
+    ``n_classes``, a decoded class id outside ``0..n_classes-1`` (and 255) — a label map of another setting.
+    """
+    from cvpapers.data.decode import check_label_ids, check_same_size, decode_image
+
+    image = decode_image(image_path)
+    if label_path is None:
+        return image, None
+    label = decode_label(label_path, dataset)  # type: ignore[arg-type]
+    check_same_size(image_path, image.shape[:2], label_path, label.shape)
+    if n_classes is not None:
+        check_label_ids(label_path, label, n_classes, ignore=IGNORE)
+    return image, label
+
+
+_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int], image_filter: str = "bicubic") -> np.ndarray:
+    """``uint8`` H×W×3 → ``size`` (H, W) with Pillow's filter (a no-op at that size already)."""
+    h, w = (int(v) for v in size)
+    if image.shape[:2] == (h, w):
+        return image
+    return np.asarray(Image.fromarray(image).resize((w, h), _FILTERS[image_filter]))
+
+
+def resize_label(label: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resizing of an id map (only ids already present, and 255, come out)."""
+    h, w = (int(v) for v in size)
+    if label.shape == (h, w):
+        return label
+    return np.asarray(Image.fromarray(label).resize((w, h), Image.Resampling.NEAREST))
+
+
+def resize_pair(image: np.ndarray, label: np.ndarray | None, size: tuple[int, int],
+                image_filter: str = "bicubic") -> tuple[np.ndarray, np.ndarray | None]:
+    """Image and label to ``size`` (H, W): the DDM/ADVENT code's resizing — Pillow bicubic for the image,
+    nearest for the label. Kept as the official code does it rather than albumentations' ``Resize``
+    (OpenCV's bicubic has no antialiasing when shrinking, so its pixels differ from Pillow's)."""
+    return resize_image(image, size, image_filter), None if label is None else resize_label(label, size)
+
+
+def _header_problem(path: str) -> tuple[str, tuple[int, int] | None]:
+    """(problem or "", (H, W) from the header): existence, the end marker and the header; nothing is decoded."""
+    from cvpapers.data.decode import BadSampleError, check_end_marker
+
+    try:
+        check_end_marker(path)
+        with Image.open(path) as img:
+            return "", (img.height, img.width)
+    except BadSampleError as err:
+        return err.problem, None
+    except (OSError, SyntaxError, ValueError) as err:
+        return f"does not open as an image ({err})", None
+
+
+def preflight_segmentation(rows: pd.DataFrame, label_columns: Iterable[str] = ("label_path",),
+                           on_bad_sample: str = "error", desc: str = "checking files") -> tuple[pd.DataFrame, dict[str, str]]:
+    """Before long work: every file a manifest lists exists, ends with its format's end marker and opens, and
+    every label's size (read from its header) equals its image's — cheap (no pixel is decoded).
+
+    ``error``: the first problem raises :class:`~cvpapers.data.decode.BadSampleError` naming the file (and how
+    many more problems there are); ``skip``: rows with a problem are left out. Returns the kept rows and the
+    skipped ``{path: problem}``. Columns of ``label_columns`` absent from ``rows`` (or empty cells) are skipped.
+    """
+    from cvpapers.data.decode import BadSampleError
+    from cvpapers.engine.progress import progress
+
+    cols = [c for c in label_columns if c in rows.columns]
+    bad: dict[str, str] = {}
+    keep = np.ones(len(rows), dtype=bool)
+    for i, rec in enumerate(progress(rows.to_dict("records"), total=len(rows), desc=desc, unit="img")):
+        problem, hw = _header_problem(str(rec["path"]))
+        where = str(rec["path"])
+        for col in cols:
+            value = rec[col]
+            if problem or not isinstance(value, str) or not value:
+                continue
+            lab_problem, lab_hw = _header_problem(value)
+            if lab_problem or lab_hw != hw:
+                where = value
+                problem = lab_problem or (f"label is {lab_hw[0]}×{lab_hw[1]} but its image {rec['path']} is "  # type: ignore[index]
+                                          f"{hw[0]}×{hw[1]} (height×width)")  # type: ignore[index]
+        if problem:
+            bad[where] = problem
+            keep[i] = False
+    if bad and on_bad_sample != "skip":
+        (path, problem), more = next(iter(bad.items())), len(bad) - 1
+        raise BadSampleError(path, problem + (f" (and {more} more problem(s) in this manifest; "
+                                              "data.on_bad_sample: skip leaves them out)" if more else ""))
+    return rows[keep].reset_index(drop=True), bad
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -377,10 +494,12 @@ def _gta5_palette() -> list[int]:
     return pal.ravel().tolist()
 
 
-def write_gta5_fixture(root: str | Path, images: np.ndarray, label_ids: np.ndarray) -> list[Path]:
+def write_gta5_fixture(root: str | Path, images: np.ndarray, label_ids: np.ndarray, compress_level: int = 6,
+                       ) -> list[Path]:
     """Write ``<root>/GTA5/images/00001.png …`` and palette-mode ('P') label PNGs holding Cityscapes labelIds.
 
-    Returns the image paths. Numbering starts at 00001 like the real dataset.
+    Returns the image paths. Numbering starts at 00001 like the real dataset. ``compress_level`` (zlib, 0–9)
+    only trades file size for writing time (1 writes paper-sized scale fixtures four times faster).
     """
     images, label_ids = _check_pairs(images, label_ids, "label_ids")
     if label_ids.min(initial=0) < 0 or label_ids.max(initial=0) > 255:
@@ -391,10 +510,10 @@ def write_gta5_fixture(root: str | Path, images: np.ndarray, label_ids: np.ndarr
     palette = _gta5_palette()
     out = []
     for i, (img, lab) in enumerate(zip(images, label_ids.astype(np.uint8), strict=True), start=1):
-        Image.fromarray(img).save(base / "images" / f"{i:05d}.png")
+        Image.fromarray(img).save(base / "images" / f"{i:05d}.png", compress_level=compress_level)
         pimg = Image.fromarray(lab)
         pimg.putpalette(palette)  # 'L' → 'P': the stored values stay the labelIds
-        pimg.save(base / "labels" / f"{i:05d}.png")
+        pimg.save(base / "labels" / f"{i:05d}.png", compress_level=compress_level)
         out.append(base / "images" / f"{i:05d}.png")
     return out
 
@@ -424,7 +543,7 @@ def write_synthia_fixture(
 
 
 def write_cityscapes_fixture(
-    root: str | Path, split: str, city: str, images: np.ndarray, label_ids: np.ndarray
+    root: str | Path, split: str, city: str, images: np.ndarray, label_ids: np.ndarray, compress_level: int = 6
 ) -> list[Path]:
     """Write ``leftImg8bit/<split>/<city>/<city>_000000_<frame>_leftImg8bit.png`` and 8-bit labelId PNGs.
 
@@ -438,8 +557,8 @@ def write_cityscapes_fixture(
     out = []
     for k, (img, lab) in enumerate(zip(images, label_ids.astype(np.uint8), strict=True)):
         stem = f"{city}_000000_{19 + k:06d}"
-        Image.fromarray(img).save(img_dir / f"{stem}_leftImg8bit.png")
-        Image.fromarray(lab).save(lab_dir / f"{stem}_gtFine_labelIds.png")
+        Image.fromarray(img).save(img_dir / f"{stem}_leftImg8bit.png", compress_level=compress_level)
+        Image.fromarray(lab).save(lab_dir / f"{stem}_gtFine_labelIds.png", compress_level=compress_level)
         out.append(img_dir / f"{stem}_leftImg8bit.png")
     return out
 
@@ -452,3 +571,32 @@ def trainid_colors(n_classes: int = 19) -> np.ndarray:
         if train_id != 255:
             colors[train_id] = rgb
     return colors if n_classes == 19 else colors[list(CLASSES_16_IN_19)]
+
+
+#: The embedded benchmark's 8 classes (road, sidewalk, building, sky, vegetation, car, person, pole) as raw ids
+#: of the real encodings, so generated scenes can be written as GTA5/Cityscapes labelIds or SYNTHIA ids.
+STREET_TO_LABELID: tuple[int, ...] = (7, 8, 11, 23, 21, 26, 24, 17)
+STREET_TO_SYNTHIA: tuple[int, ...] = (3, 4, 2, 1, 6, 8, 10, 7)
+
+
+def write_street_fixture(root: str | Path, dataset: str, n: int, size: tuple[int, int], split: str = "train",
+                         city: str = "aachen", seed: int = 0, base_size: tuple[int, int] = (64, 128),
+                         compress_level: int = 6) -> list[Path]:
+    """``n`` procedural street scenes written in a real dataset's layout and label encoding (``gta5``,
+    ``synthia`` or ``cityscapes``) at ``size`` (H, W) — e.g. GTA5's 1052×1914 or Cityscapes' 1024×2048 for
+    scale tests. Scenes are rendered at ``base_size`` (the benchmark generator) and enlarged (image bilinear,
+    labels nearest), so the files compress like photographs rather than noise. Returns the image paths."""
+    from cvpapers.data.street_scenes import generate_style
+
+    style = {"gta5": "game", "synthia": "synthetic", "cityscapes": "city"}[dataset]
+    images, labels, _ = generate_style(style, "train" if split == "train" else "val", n, *base_size, base_seed=seed)
+    h, w = (int(v) for v in size)
+    big = np.stack([np.asarray(Image.fromarray(im).resize((w, h), Image.Resampling.BILINEAR)) for im in images])
+    ids = np.asarray(STREET_TO_SYNTHIA if dataset == "synthia" else STREET_TO_LABELID)[labels]
+    big_ids = np.stack([np.asarray(Image.fromarray(lab.astype(np.uint8)).resize((w, h), Image.Resampling.NEAREST))
+                        for lab in ids])
+    if dataset == "gta5":
+        return write_gta5_fixture(root, big, big_ids, compress_level)
+    if dataset == "synthia":
+        return write_synthia_fixture(root, big, big_ids.astype(np.uint16))
+    return write_cityscapes_fixture(root, split, city, big, big_ids, compress_level)

@@ -129,3 +129,21 @@ def test_mismatched_shapes_and_bad_parameters_are_rejected() -> None:
         sample_boxes(2, H, W, area_mode="gaussian", generator=torch.Generator())  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         sample_boxes(2, H, W, box_area=1.5, generator=torch.Generator())
+
+
+def test_the_file_backed_mixer_pastes_one_seeded_source_box_into_the_target_pair() -> None:
+    import numpy as np
+
+    from cvpapers.pipelines.ssda_dual_mix.mixing import RegionMixer
+
+    x_t, y_t, x_s, y_s = _pair(1, torch.uint8, seed=3)
+    target = {"image": x_t[0].permute(1, 2, 0).numpy(), "mask": y_t[0].numpy()}
+    source = {"image": x_s[0].permute(1, 2, 0).numpy(), "mask": y_s[0].numpy()}
+    mixer = RegionMixer(0.5, "fixed", (0.5, 2.0))
+    out = mixer(target, source, seed=9)
+    boxes = sample_boxes(1, H, W, 0.5, "fixed", (0.5, 2.0), generator=torch.Generator().manual_seed(9))
+    x, y = region_mix(x_t, y_t, x_s, y_s, boxes)
+    np.testing.assert_array_equal(out["image"], x[0].permute(1, 2, 0).numpy())
+    np.testing.assert_array_equal(out["mask"], y[0].numpy())
+    assert out["box"].tolist() == boxes[0].tolist()
+    assert not np.array_equal(mixer(target, source, seed=10)["mask"], out["mask"])

@@ -21,28 +21,28 @@ def test_every_round_writes_its_models_pseudo_labels_and_plots(smoke_run: Path) 
     d = smoke_run / "data"
     for r in (1, 2):
         for name in (f"teacher_rl_r{r}", f"teacher_sl_r{r}", f"student_r{r}"):
-            assert (d / f"06_models/ssda_dual_mix/{name}.pt").is_file(), name
-        assert (d / f"08_reporting/ssda_dual_mix/s_r{r}_predictions.png").is_file()
-        assert (d / f"08_reporting/ssda_dual_mix/rl_r{r}_mixed_batch.png").is_file()
-    assert (d / "05_model_input/ssda_dual_mix/pseudo_r1.npz").is_file()
-    assert not (d / "05_model_input/ssda_dual_mix/pseudo_r2.npz").exists(), "no pseudo labels after the last round"
+            assert (d / f"06_models/ssda_dual_mix/smoke/{name}.pt").is_file(), name
+        assert (d / f"08_reporting/ssda_dual_mix/smoke/s_r{r}_predictions.png").is_file()
+        assert (d / f"08_reporting/ssda_dual_mix/smoke/rl_r{r}_mixed_batch.png").is_file()
+    assert (d / "05_model_input/ssda_dual_mix/smoke/pseudo_r1.npz").is_file()
+    assert not (d / "05_model_input/ssda_dual_mix/smoke/pseudo_r2.npz").exists(), "no pseudo labels after the last round"
     for name in ("results.csv", "results.md", "rounds.md", "miou_by_round.png", "lab_before_after.png",
                  "pl_r1_overlay.png", "pl_r1_thresholds.csv"):
-        assert (d / "08_reporting/ssda_dual_mix" / name).is_file(), name
-    assert (d / "08_reporting/da_benchmark/samples.png").is_file()
+        assert (d / "08_reporting/ssda_dual_mix/smoke" / name).is_file(), name
+    assert (d / "08_reporting/da_benchmark/smoke/samples.png").is_file()
 
 
 def test_checkpoints_rebuild_their_model_alone(smoke_run: Path) -> None:
     from cvpapers.engine.checkpoint import rebuild_model, safe_load
 
-    ckpt = safe_load(smoke_run / "data/06_models/ssda_dual_mix/student_r2.pt")
+    ckpt = safe_load(smoke_run / "data/06_models/ssda_dual_mix/smoke/student_r2.pt")
     assert ckpt["builder"] == "cvpapers.da.segmenter:build_da_segmenter"
     model = rebuild_model(ckpt).eval()
     assert model(torch.zeros(1, 3, 32, 64)).shape[1] == 8
 
 
 def test_round_two_trains_on_true_and_pseudo_labels(smoke_run: Path) -> None:
-    d = smoke_run / "data/05_model_input/ssda_dual_mix"
+    d = smoke_run / "data/05_model_input/ssda_dual_mix/smoke"
     labelled, unlabelled = np.load(d / "target_labelled.npz"), np.load(d / "target_unlabelled.npz")
     r2, pseudo = np.load(d / "target_set_r2.npz"), np.load(d / "pseudo_r1.npz")
     n_lab, n_unl = len(labelled["ids"]), len(unlabelled["ids"])
@@ -53,11 +53,11 @@ def test_round_two_trains_on_true_and_pseudo_labels(smoke_run: Path) -> None:
 
 
 def test_report_has_baselines_every_round_and_finite_claims(smoke_run: Path) -> None:
-    table = pd.read_csv(smoke_run / "data/08_reporting/ssda_dual_mix/results.csv")
+    table = pd.read_csv(smoke_run / "data/08_reporting/ssda_dual_mix/smoke/results.csv")
     models = " ".join(table["model"])
     for needle in ("target-only", "source-only", "round 1: M_RL", "round 2: M_S", "E(RL, SL)"):
         assert needle in models
-    report = json.loads((smoke_run / "data/08_reporting/ssda_dual_mix/report_metrics.json").read_text())
+    report = json.loads((smoke_run / "data/08_reporting/ssda_dual_mix/smoke/report_metrics.json").read_text())
     for key in ("claim/miou_gain_vs_sl_r1", "claim/miou_gain_vs_rl_r1", "claim/miou_gain_vs_target_only",
                 "claim/miou_gain_vs_best_teacher", "claim/ensemble_gain_vs_best_teacher", "claim/miou_gain_vs_round_1"):
         assert math.isfinite(report[key]), key

@@ -33,7 +33,7 @@ def test_the_dag_starts_with_the_shared_benchmark_then_its_own_prepare_data() ->
     pipe = create_pipeline(rounds=2)
     sources = [n.name for n in pipe.nodes if all(i.startswith("params:") for i in n.inputs)]
     assert sources == ["da_benchmark.prepare_data"]
-    assert _node(pipe, "prepare_data").inputs == ["da_benchmark.manifest", "params:ssda_dual_mix"]
+    assert set(_node(pipe, "prepare_data").inputs) == {"da_benchmark.manifest", "params:ssda_dual_mix"}
 
 
 def test_a_variant_names_its_datasets_and_train_state_after_itself() -> None:
@@ -43,3 +43,14 @@ def test_a_variant_names_its_datasets_and_train_state_after_itself() -> None:
     assert "ssda_dual_mix_paper.student_r4_checkpoint" in own
     teacher = _node(pipe, "round_4.train_region_teacher")
     assert teacher.func.keywords == {"pipeline": "ssda_dual_mix_paper", "round_": 4}
+
+
+def test_the_paper_variants_pass_manifests_and_read_the_real_datasets_first() -> None:
+    from cvpapers.pipelines.ssda_dual_mix import DECLARATION
+
+    pipe = DECLARATION.build("ssda_dual_mix_paper")
+    assert not any(d.endswith("_arrays") for d in pipe.all_outputs()), "no pixel arrays between nodes"
+    assert "ssda_dual_mix_paper.target_set_r4_manifest_table" in _node(pipe, "round_4.distill_student").inputs
+    assert _node(pipe, "prepare_data").inputs == ["params:ssda_dual_mix"]
+    assert not any(n.name.startswith("da_benchmark.") for n in pipe.nodes), "no generated benchmark"
+    assert len({n.name for n in pipe.nodes if n.name.startswith("round_")}) == 4 * 6 - 2

@@ -72,3 +72,55 @@ def test_student_step_learns_from_frozen_teachers_in_eval_mode() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, [p for t in teachers for p in t.parameters()], strict=True))
     assert stats["loss"] == pytest.approx(0.5 * stats["kl_loss"] + 1.0 * stats["ce_loss"], rel=1e-5)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+
+
+# -- the same stages streamed from files ---------------------------------------------------------------------
+
+@pytest.fixture
+def files(tmp_path):
+    import numpy as np
+
+    from cvpapers.data.segmentation import cityscapes_manifest, gta5_manifest, write_street_fixture
+
+    write_street_fixture(tmp_path, "gta5", 4, (24, 40), seed=1)
+    write_street_fixture(tmp_path / "cs", "cityscapes", 3, (16, 32), seed=2)
+    return (gta5_manifest(tmp_path).assign(id=np.arange(4)),
+            cityscapes_manifest(tmp_path / "cs", splits=("train",)).assign(id=np.arange(3)))
+
+
+def _datasets(files, labelled_target: bool = True):
+    from cvpapers.da.streams import DAReader, dataset, train_transform
+
+    source, target = files
+    crop = train_transform((H, W))
+    return (dataset(source, DAReader(19, (20, 36)), crop),
+            dataset(target, DAReader(19, (H, W), label="label_path" if labelled_target else None,
+                                     placeholder=not labelled_target), crop))
+
+
+def _run(draw, n: int = 2) -> list:
+    from cvpapers.engine.seeding import derive_seed
+
+    return [draw(torch.Generator().manual_seed(derive_seed(draw.seed, 0, it))) for it in range(n)]
+
+
+def test_streamed_region_batches_are_mixed_pairs_the_same_with_workers(files) -> None:
+    src, tgt = _datasets(files)
+    pairs = T.region_mixed_pairs(tgt, src, 0.5, "fixed", (0.5, 2.0))
+    run = {"seed": 3, "iters": 2, "eval_every": 2}
+    one = _run(T.region_mixed_stream(pairs, 4, _identity, **run))
+    two = _run(T.region_mixed_stream(pairs, 4, _identity, workers=2, **run))
+    for (x1, y1), (x2, y2) in zip(one, two, strict=True):
+        assert x1.shape == (4, 3, H, W) and y1.dtype == torch.long
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_streamed_sample_level_and_student_batches_split_where_the_steps_expect(files) -> None:
+    src, tgt = _datasets(files)
+    run = {"seed": 4, "iters": 2, "eval_every": 2}
+    for x, y, n_src in _run(T.sample_level_stream(src, tgt, 4, 0.5, _identity, **run)):
+        assert n_src == 2 and x.shape == (4, 3, H, W) and y.shape == (4, H, W)
+    _, unl = _datasets(files, labelled_target=False)
+    for xu, xl, yl in _run(T.student_stream(unl, tgt, 3, 2, _identity, **run)):
+        assert xu.shape == (3, 3, H, W) and xl.shape == (2, 3, H, W) and yl.shape == (2, H, W)
+        assert (yl != 255).any()

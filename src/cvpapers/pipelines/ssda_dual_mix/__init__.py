@@ -11,7 +11,8 @@ from cvpapers.declaration import Declaration, Variant
 from cvpapers.pipelines.ssda_dual_mix.config import SsdaParams, preflight
 
 # Rounds are unrolled in the DAG, so their number belongs to the registered pipeline: embedded 2; the
-# paper's GTA5 → Cityscapes 4 and SYNTHIA → Cityscapes 3 (with ssda_dual_mix.data.source: synthia).
+# paper's GTA5 → Cityscapes 4 and SYNTHIA → Cityscapes 3 (with ssda_dual_mix.data.source: synthia). The paper
+# variants read the real datasets lazily: their image sets travel between nodes as manifests.
 DECLARATION = Declaration(
     name="ssda_dual_mix",
     title="Semi-supervised Domain Adaptation based on Dual-level Domain Mixing",
@@ -20,9 +21,10 @@ DECLARATION = Declaration(
     schema=SsdaParams,
     builder="cvpapers.pipelines.ssda_dual_mix.pipeline:create_pipeline",
     variants=(
-        Variant("ssda_dual_mix_paper", "GTA5 → Cityscapes, 4 rounds", {"rounds": 4}, envs=("paper",)),
-        Variant("ssda_dual_mix_paper_synthia", "SYNTHIA → Cityscapes, 3 rounds (data.source: synthia)",
-                {"rounds": 3}, envs=("paper",)),
+        Variant("ssda_dual_mix_paper", "GTA5 → Cityscapes, 4 rounds, streamed from disk",
+                {"rounds": 4, "streaming": True}, envs=("paper",)),
+        Variant("ssda_dual_mix_paper_synthia", "SYNTHIA → Cityscapes, 3 rounds (data.source: synthia), streamed",
+                {"rounds": 3, "streaming": True}, envs=("paper",)),
     ),
     includes=("da_benchmark",),
     preflight=preflight,

@@ -22,21 +22,44 @@ class DataRoots(StrictModel):
     cityscapes: str = "data/01_raw/cityscapes"
 
 
+class SourceSizes(StrictModel):
+    """The size (H, W) each source dataset's images are resized to before the random crop."""
+
+    gta5: tuple[int, int] = (720, 1280)     # official config INPUT_SIZE_SOURCE (1280×720)
+    synthia: tuple[int, int] = (760, 1280)  # [inferred] SYNTHIA's native 1280×760, as ADVENT's SYNTHIA config
+
+
+class PreprocessConfig(StrictModel):
+    """The real-data path's preprocessing (spec §3.2, §5; the DDM/ADVENT code: Pillow bicubic resizing)."""
+
+    source_size: SourceSizes = SourceSizes()
+    target_size: tuple[int, int] = (512, 1024)  # Cityscapes train images (and labels, nearest) → 1024×512
+    crop: tuple[int, int] = (512, 1024)         # random crop of every training image (source 1280×720 → 1024×512)
+
+
 class DataConfig(StrictModel):
     source: Literal["embedded", "gta5", "synthia"] = "embedded"
     source_style: str = "game"
     target_style: str = "city"
     roots: DataRoots = DataRoots()
-    # Real data is loaded into memory at this size (H, W); subsets keep it small (0 = all images).
-    real_size: tuple[int, int] = (512, 1024)
+    # Real data: subsets for trials (0 = every image); the full sets stream from disk either way.
     max_source_images: int = Field(0, ge=0)
     max_target_images: int = Field(0, ge=0)
+    on_bad_sample: Literal["error", "skip"] = "error"  # skip: leave undecodable samples out (logged, counted)
+    workers: int = Field(0, ge=0)                       # DataLoader worker processes (real data)
+    preprocess: PreprocessConfig = PreprocessConfig()
+
+    @property
+    def real(self) -> bool:
+        return self.source != "embedded"
 
 
 class LabConfig(StrictModel):
     enabled: bool = True
     reference: Literal["random_image", "domain_mean"] = "random_image"
     eps: float = Field(1e-6, gt=0)
+    # Real data: the before/after LAB distances are measured on this many source images (0 = all of them).
+    stats_images: int = Field(200, ge=0)
 
 
 class ModelConfig(StrictModel):
@@ -92,10 +115,18 @@ class PseudoConfig(StrictModel):
     portion: float = Field(0.5, gt=0, le=1)
     max_threshold: float = Field(0.9, gt=0, le=1)
     method: Literal["exact", "histogram"] = "exact"
+    bins: int = Field(1000, ge=10)  # histogram resolution on [0, 1]
+    # Real data: pseudo-label PNGs go to <label_dir>/r<round>/ ({pipeline}: the registered pipeline).
+    label_dir: str = "data/05_model_input/{pipeline}/pseudo_labels"
 
 
 class EvalConfig(StrictModel):
     batch_size: int = Field(50, ge=1)
+    # Real data: the network sees val images resized to input_size (null: full resolution), in windows of
+    # ``window`` (null: whole) every ``window_stride`` (null: half a window); logits are scored at label size.
+    input_size: tuple[int, int] | None = (512, 1024)
+    window: tuple[int, int] | None = None
+    window_stride: tuple[int, int] | None = None
 
 
 class BaselinesConfig(StrictModel):
@@ -123,7 +154,23 @@ class SsdaParams(RunParams):
             raise ValueError("model.widths needs 4 values (stem1, stem2/layer1, layer2, layer3)")
         if self.student.init == "previous_round" and self.round_init != "previous_round":
             raise ValueError("student.init 'previous_round' needs round_init: previous_round")
+        if self.data.real:
+            self._check_real()
         return self
+
+    def _check_real(self) -> None:
+        if self.pseudo.method != "histogram":
+            raise ValueError("pseudo.method: exact needs every confidence of the unlabelled set in memory; real data "
+                             "streams, so use histogram (thresholds within 1/bins of exact)")
+        pre = self.data.preprocess
+        src = getattr(pre.source_size, self.data.source)
+        for name, size in ((f"data.preprocess.source_size.{self.data.source}", src),
+                           ("data.preprocess.target_size", pre.target_size)):
+            if pre.crop[0] > size[0] or pre.crop[1] > size[1]:
+                raise ValueError(f"data.preprocess.crop {list(pre.crop)} is larger than {name} {list(size)}")
+        if self.eval.window is not None and self.eval.input_size is not None and (
+                self.eval.window[0] > self.eval.input_size[0] or self.eval.window[1] > self.eval.input_size[1]):
+            raise ValueError(f"eval.window {list(self.eval.window)} is larger than eval.input_size")
 
 
 def preflight(params: SsdaParams) -> None:

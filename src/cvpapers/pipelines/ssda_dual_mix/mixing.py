@@ -13,8 +13,10 @@ independently of other random draws (augmentation, dropout, pairing).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -109,3 +111,24 @@ def region_mix(
     x_mixed = torch.where(from_source[:, None], x_source, x_target)
     y_mixed = torch.where(from_source, y_source, y_target)
     return x_mixed, y_mixed
+
+
+@dataclass(frozen=True)
+class RegionMixer:
+    """Eq. 1 on one (target, source) pair of file-backed samples (``{"image": H×W×3, "mask": H×W}`` uint8 of one
+    size, already cropped): one box drawn from the pair's seed, the source box pasted into the target image and
+    labels mixed alike — what :func:`cvpapers.pipelines.ssda_dual_mix.training.region_mixed_draw` does to a
+    batch, done per pair in the DataLoader worker (the ``combine`` of a :class:`~cvpapers.da.streams.PairDataset`)."""
+
+    box_area: float = 0.5
+    area_mode: AreaMode = "fixed"
+    aspect_range: tuple[float, float] = (0.5, 2.0)
+
+    def __call__(self, target: dict[str, Any], source: dict[str, Any], seed: int) -> dict[str, Any]:
+        h, w = target["image"].shape[:2]
+        g = torch.Generator().manual_seed(int(seed))
+        boxes = sample_boxes(1, h, w, self.box_area, self.area_mode, tuple(self.aspect_range), generator=g)
+        t = lambda a: torch.from_numpy(np.array(a))  # noqa: E731 - a writable copy (crops are read-only views)
+        x, y = region_mix(t(target["image"]).permute(2, 0, 1)[None], t(target["mask"])[None],
+                          t(source["image"]).permute(2, 0, 1)[None], t(source["mask"])[None], boxes)
+        return {"image": x[0].permute(1, 2, 0).contiguous().numpy(), "mask": y[0].numpy(), "box": boxes[0].numpy()}

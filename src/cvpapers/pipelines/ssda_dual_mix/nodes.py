@@ -1,9 +1,11 @@
-"""Kedro glue for DDM: catalog arrays and checkpoints in, the room's stages called, models, pseudo labels,
-tables and a metrics dict out.
+"""Kedro glue for DDM: image sets and checkpoints in, the room's stages called, models, pseudo labels, tables
+and a metrics dict out.
 
-Image sets travel between nodes as ``.npz`` dicts (uint8 ``images`` N×H×W×3, ``labels`` N×H×W, ``ids``);
-models as checkpoints that rebuild themselves. Metric keys are bare: the project hook files them under the
-node's name (``round_1.train_region_teacher/val_miou``); the report's ``claim/…`` and ``compare/…`` are run-level.
+Image sets are the embedded benchmark's ``.npz`` dicts (uint8 ``images`` N×H×W×3, ``labels`` N×H×W, ``ids``)
+or, on real data (``ssda_dual_mix_paper*``), manifests (CSV: file paths and label encodings) read lazily;
+:mod:`.sets` does each operation both ways. Models travel as checkpoints that rebuild themselves. Metric keys
+are bare: the project hook files them under the node's name (``round_1.train_region_teacher/val_miou``); the
+report's ``claim/…`` and ``compare/…`` are run-level.
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from cvpapers.da.batches import supervised_draw, supervised_step
-from cvpapers.da.segmenter import label_tensor, nchw, normaliser
-from cvpapers.engine.checkpoint import data_digest
 from cvpapers.engine.run import RunContext
 from cvpapers.pipelines.ssda_dual_mix.config import SsdaParams
+from cvpapers.pipelines.ssda_dual_mix.sets import sets_of
 from cvpapers.pipelines.ssda_dual_mix.stages import Stages
 
 Arrays = dict[str, np.ndarray]
+ImageSet = Arrays | pd.DataFrame
 Checkpoint = dict[str, Any]
 
 
@@ -37,198 +37,173 @@ def _start(params: dict[str, Any], pipeline: str) -> tuple[SsdaParams, Stages]:
 
 # -- data ---------------------------------------------------------------------------------------------------
 
-def prepare_data(manifest: pd.DataFrame, params: dict[str, Any]) -> tuple[Arrays, Arrays, Arrays, dict[str, float]]:
-    """Source (labelled), target pool (train) and target val sets: the embedded benchmark's or the real ones."""
-    from cvpapers.da.data import benchmark_rows, load_arrays, real_rows
-    from cvpapers.data.segmentation import TRAINID19_TO_16
+def prepare_data(params: dict[str, Any], manifest: pd.DataFrame | None = None, streaming: bool = False,
+                 ) -> tuple[ImageSet, ImageSet, ImageSet, dict[str, float]]:
+    """Source (labelled), target pool (train) and target val sets: the embedded benchmark's arrays, or a real
+    setting's manifests with every listed file checked first (``streaming``: the paper pipelines' DAG)."""
+    from cvpapers.da.data import benchmark_rows, load_arrays
 
     d = _params(params).data
-    if d.source == "embedded":
-        src, pool, val = (benchmark_rows(manifest, style, split) for style, split in
-                          ((d.source_style, "train"), (d.target_style, "train"), (d.target_style, "val")))
-        size, city_labels = None, None
-    else:
-        src, pool, val = real_rows(d.source, getattr(d.roots, d.source), d.roots.cityscapes,
-                                   d.max_source_images, d.max_target_images)
-        # SYNTHIA → Cityscapes trains in SYNTHIA's 16-class space: Cityscapes labels are mapped into it.
-        size, city_labels = tuple(d.real_size), TRAINID19_TO_16 if d.source == "synthia" else None
-    source = load_arrays(src, size)  # type: ignore[arg-type]
-    target_pool, target_val = load_arrays(pool, size, city_labels), load_arrays(val, size, city_labels)  # type: ignore[arg-type]
+    if d.real != streaming:
+        raise ValueError(_wrong_pipeline(d.source, streaming))
+    if streaming:
+        from cvpapers.pipelines.ssda_dual_mix.sets import real_sets
+
+        return real_sets(_params(params))
+    src, pool, val = (benchmark_rows(manifest, style, split) for style, split in  # type: ignore[arg-type]
+                      ((d.source_style, "train"), (d.target_style, "train"), (d.target_style, "val")))
+    source, target_pool, target_val = load_arrays(src), load_arrays(pool), load_arrays(val)
     metrics = {"n_source": float(len(src)), "n_target_pool": float(len(pool)), "n_val": float(len(val))}
     return source, target_pool, target_val, metrics
 
 
-def split_labelled(target_pool: Arrays, params: dict[str, Any]) -> tuple[Arrays, Arrays, dict[str, float]]:
+def _wrong_pipeline(source: str, streaming: bool) -> str:
+    if streaming:
+        return ("ssda_dual_mix_paper and ssda_dual_mix_paper_synthia stream the real datasets (data.source gta5 | "
+                f"synthia, --env paper), got data.source: {source}; the embedded benchmark runs as ssda_dual_mix")
+    return (f"data.source: {source} is real data, which streams from disk through the paper pipelines: "
+            "kedro run --pipelines ssda_dual_mix_paper --env paper (or ssda_dual_mix_paper_synthia with "
+            "--params ssda_dual_mix.data.source=synthia)")
+
+
+def split_labelled(target_pool: ImageSet, params: dict[str, Any]) -> tuple[ImageSet, ImageSet, dict[str, float]]:
     """The seeded choice of the ``n_labelled`` labelled target images; the rest are unlabelled.
 
-    The unlabelled set keeps its true labels under ``hidden_labels`` only to measure pseudo-label accuracy;
-    no training step reads them.
+    The unlabelled set keeps its true labels (``hidden_labels`` / ``hidden_label_path``) only to measure
+    pseudo-label accuracy; no training step reads them.
     """
     from cvpapers.pipelines.ssda_dual_mix.rounds import labelled_split
 
-    p = _params(params)
-    lab, unl = labelled_split(len(target_pool["images"]), p.n_labelled, p.seed)
-    labelled = {"images": target_pool["images"][lab], "labels": target_pool["labels"][lab], "ids": lab}
-    unlabelled = {"images": target_pool["images"][unl], "hidden_labels": target_pool["labels"][unl], "ids": unl}
+    p, sets = _params(params), sets_of(target_pool)
+    lab, unl = labelled_split(sets.size(target_pool), p.n_labelled, p.seed)
+    labelled, unlabelled = sets.split(target_pool, lab, unl)  # type: ignore[arg-type]
     return labelled, unlabelled, {"n_labelled": float(len(lab)), "n_unlabelled": float(len(unl))}
 
 
-def lab_translate(source: Arrays, target_pool: Arrays, params: dict[str, Any]) -> tuple[Arrays, dict[str, float], Any]:
+def lab_translate(source: ImageSet, target_pool: ImageSet, params: dict[str, Any], pipeline: str,
+                  ) -> tuple[ImageSet, dict[str, float], Any]:
     """§3.1: match every source image's LAB statistics to the target domain (before any training)."""
-    from cvpapers.da.lab import translate_to_target
-    from cvpapers.engine import plots
-
-    p = _params(params)
-    if not p.lab.enabled:
-        return dict(source), {"enabled": 0.0}, plots.labelled_rows({"source": source["images"][:6]}, "LAB off")
-    translated, info = translate_to_target(source["images"], target_pool["images"], p.lab.reference, p.seed, p.lab.eps)
-    translated = np.asarray(translated)
-    fig = plots.labelled_rows(
-        {"source": source["images"][:6], "translated": translated[:6], "target": target_pool["images"][:6]},
-        f"LAB translation ({p.lab.reference}): mean-LAB distance {info['lab_mean_dist_before']:.1f} → "
-        f"{info['lab_mean_dist_after']:.1f}",
-    )
-    return {**source, "images": translated}, {"enabled": 1.0, **{k: float(v) for k, v in info.items()}}, fig
+    _, st = _start(params, pipeline)
+    return sets_of(source).lab_translate(st, source, target_pool)  # type: ignore[arg-type]
 
 
-def init_target_set(labelled: Arrays) -> Arrays:
+def init_target_set(labelled: ImageSet) -> ImageSet:
     """D_T^1 = D_T: the labelled target images only."""
-    return {"images": labelled["images"], "labels": labelled["labels"], "ids": labelled["ids"],
-            "is_pseudo": np.zeros(len(labelled["images"]), dtype=bool)}
+    return sets_of(labelled).initial(labelled)  # type: ignore[arg-type]
 
 
 # -- baselines ----------------------------------------------------------------------------------------------
 
-def _train_supervised(st: Stages, images: np.ndarray, labels: np.ndarray, val: Arrays, stage: str,
-                      role: str) -> tuple[Checkpoint, dict[str, float]]:
+def _train_supervised(st: Stages, data: ImageSet, val: ImageSet, stage: str, role: str,
+                      ) -> tuple[Checkpoint, dict[str, float]]:
     """A baseline: plain supervised training on one labelled set, with the teachers' schedule."""
-    t = st.p.train
+    from cvpapers.da.batches import supervised_step
+
     model = st.fresh_model(role)
-    draw = supervised_draw(nchw(images), label_tensor(labels), t.batch_size, normaliser(st.p.model.input_norm), t.hflip)
-    result = st.train(model, draw, supervised_step(t.lambda_aux), stage, 1, val, {"data": data_digest(images, labels)})
+    draw, digest = sets_of(data).supervised(st, data, stage, 1)  # type: ignore[arg-type]
+    result = st.train(model, draw, supervised_step(st.p.train.lambda_aux), stage, 1, val, {"data": digest})
     return st.finish(model, result, val)
 
 
-def train_target_only(labelled: Arrays, val: Arrays, params: dict[str, Any], pipeline: str,
+def train_target_only(labelled: ImageSet, val: ImageSet, params: dict[str, Any], pipeline: str,
                       ) -> tuple[Checkpoint, dict[str, float]]:
     """Supervised training on the few labelled target images only."""
     _, st = _start(params, pipeline)
-    return _train_supervised(st, labelled["images"], labelled["labels"], val, "baseline_tgt_only", "target_only")
+    return _train_supervised(st, labelled, val, "baseline_tgt_only", "target_only")
 
 
-def train_source_only(source: Arrays, val: Arrays, params: dict[str, Any], pipeline: str,
+def train_source_only(source: ImageSet, val: ImageSet, params: dict[str, Any], pipeline: str,
                       ) -> tuple[Checkpoint, dict[str, float]]:
     """Supervised training on the (LAB-translated) source only: how far the domain gap alone leaves us."""
     p, st = _start(params, pipeline)
     if not p.baselines.source_only:
         return {"format": "skipped"}, {"enabled": 0.0}
-    ckpt, metrics = _train_supervised(st, source["images"], source["labels"], val, "baseline_src_only", "source_only")
+    ckpt, metrics = _train_supervised(st, source, val, "baseline_src_only", "source_only")
     return ckpt, {**metrics, "enabled": 1.0}
 
 
 # -- one round: two domain-mixed teachers, multi-teacher distillation, pseudo labels --------------------------
 
-def train_region_teacher(source: Arrays, target_set: Arrays, val: Arrays, params: dict[str, Any], pipeline: str,
+def train_region_teacher(source: ImageSet, target_set: ImageSet, val: ImageSet, params: dict[str, Any], pipeline: str,
                          round_: int, previous: Checkpoint | None = None) -> tuple[Checkpoint, dict[str, float], Any]:
     """Eq. 2: M_RL trained on region-mixed images only (a source box pasted into a labelled target image)."""
+    from cvpapers.da.batches import supervised_step
     from cvpapers.engine import plots
-    from cvpapers.pipelines.ssda_dual_mix.training import region_mixed_draw
 
     p, st = _start(params, pipeline)
-    rl = p.teacher.rl
+    sets, stage = sets_of(source), f"rl_r{round_}"
     model = st.fresh_model("region_teacher", previous)
-    sets = (nchw(source["images"]), label_tensor(source["labels"]),
-            nchw(target_set["images"]), label_tensor(target_set["labels"]))
-    draw = region_mixed_draw(*sets, p.train.batch_size, rl.box_area, rl.box_area_mode, rl.box_aspect_range,
-                             normaliser(p.model.input_norm), p.train.hflip)
-    result = st.train(model, draw, supervised_step(p.train.lambda_aux), f"rl_r{round_}", round_, val,
-                      {"teacher": rl.model_dump(), "data": data_digest(source["images"], source["labels"],
-                                                                        target_set["images"], target_set["labels"])})
+    draw, digest = sets.region(st, source, target_set, stage, round_)  # type: ignore[arg-type]
+    result = st.train(model, draw, supervised_step(p.train.lambda_aux), stage, round_, val,
+                      {"teacher": p.teacher.rl.model_dump(), "data": digest})
     ckpt, metrics = st.finish(model, result, val)
-    # What the teacher saw: one mixed batch, drawn from raw uint8 images, and its mixed labels.
-    shown = region_mixed_draw(*sets, 4, rl.box_area, rl.box_area_mode, rl.box_aspect_range, lambda x: x, p.train.hflip)
-    x, y = shown(st.run.generator())
-    fig = plots.segmentation_panels({"x_rl (target + source box)": x.permute(0, 2, 3, 1).numpy(),
-                                     "y_rl": st.colorize(y.numpy())}, title=f"region-level mixing, round {round_}")
+    x, y = sets.mixed_examples(st, source, target_set)  # type: ignore[arg-type]
+    fig = plots.segmentation_panels({"x_rl (target + source box)": x, "y_rl": st.colorize(y)},
+                                    title=f"region-level mixing, round {round_}")
     return ckpt, metrics, fig
 
 
-def train_sample_teacher(source: Arrays, target_set: Arrays, val: Arrays, params: dict[str, Any], pipeline: str,
+def train_sample_teacher(source: ImageSet, target_set: ImageSet, val: ImageSet, params: dict[str, Any], pipeline: str,
                          round_: int, previous: Checkpoint | None = None) -> tuple[Checkpoint, dict[str, float]]:
     """Eq. 3: M_SL trained on batches holding source and labelled target samples 1:1."""
-    from cvpapers.pipelines.ssda_dual_mix.training import sample_level_draw, sample_level_step
+    from cvpapers.pipelines.ssda_dual_mix.training import sample_level_step
 
     p, st = _start(params, pipeline)
+    stage = f"sl_r{round_}"
     model = st.fresh_model("sample_teacher", previous)
-    draw = sample_level_draw(nchw(source["images"]), label_tensor(source["labels"]), nchw(target_set["images"]),
-                             label_tensor(target_set["labels"]), p.train.batch_size, p.teacher.sl.source_fraction,
-                             normaliser(p.model.input_norm), p.train.hflip)
-    result = st.train(model, draw, sample_level_step(p.train.lambda_aux), f"sl_r{round_}", round_, val,
-                      {"teacher": p.teacher.sl.model_dump(), "data": data_digest(
-                          source["images"], source["labels"], target_set["images"], target_set["labels"])})
+    draw, digest = sets_of(source).sample_level(st, source, target_set, stage, round_)  # type: ignore[arg-type]
+    result = st.train(model, draw, sample_level_step(p.train.lambda_aux), stage, round_, val,
+                      {"teacher": p.teacher.sl.model_dump(), "data": digest})
     return st.finish(model, result, val)
 
 
-def eval_ensemble(rl: Checkpoint, sl: Checkpoint, val: Arrays, params: dict[str, Any], pipeline: str) -> dict[str, float]:
+def eval_ensemble(rl: Checkpoint, sl: Checkpoint, val: ImageSet, params: dict[str, Any], pipeline: str) -> dict[str, float]:
     """mIoU of the teachers' ensemble, the target the student distils (paper Table 3)."""
     from cvpapers.da.distill import TeacherEnsemble
 
     p, st = _start(params, pipeline)
     # Table 3's ensemble is the plain average of the teachers' predictions (T = 1), whatever KD's temperature.
     ensemble = TeacherEnsemble([st.load(rl).eval(), st.load(sl).eval()], 1.0, p.student.ensemble_mode)
-    return st.scores(ensemble.eval(), val)
+    return {**st.scores(ensemble.eval(), val), **st.skip_metrics()}
 
 
-def distill_student(rl: Checkpoint, sl: Checkpoint, unlabelled: Arrays, target_set: Arrays, val: Arrays,
+def distill_student(rl: Checkpoint, sl: Checkpoint, unlabelled: ImageSet, target_set: ImageSet, val: ImageSet,
                     params: dict[str, Any], pipeline: str, round_: int, previous: Checkpoint | None = None,
                     ) -> tuple[Checkpoint, dict[str, float], Any]:
     """Eq. 4: the student learns the teachers' ensemble on unlabelled target images, CE on labelled ones."""
-    from cvpapers.pipelines.ssda_dual_mix.training import freeze, student_draw, student_step
+    from cvpapers.engine.checkpoint import data_digest
+    from cvpapers.pipelines.ssda_dual_mix.training import freeze, student_step
 
     p, st = _start(params, pipeline)
-    s = p.student
+    s, stage = p.student, f"s_r{round_}"
     teachers = [freeze(st.load(rl)), freeze(st.load(sl))]
     model = st.student_model(rl, sl, previous)
-    draw = student_draw(nchw(unlabelled["images"]), nchw(target_set["images"]), label_tensor(target_set["labels"]),
-                        s.unlabelled_batch, s.labelled_batch, normaliser(p.model.input_norm))
+    draw, digest = sets_of(unlabelled).student(st, unlabelled, target_set, stage, round_)  # type: ignore[arg-type]
     step = student_step(teachers, s.lambda_kl, s.lambda_ce, s.kd_temperature, s.kd_t2_scaling, s.ensemble_mode,
                         p.train.lambda_aux)
     weights = [t.numpy() for t in (*rl["state_dict"].values(), *sl["state_dict"].values())]
-    result = st.train(model, draw, step, f"s_r{round_}", round_, val,
-                      {"student": s.model_dump(), "teachers": data_digest(*weights),
-                       "data": data_digest(unlabelled["images"], target_set["images"], target_set["labels"])})
+    result = st.train(model, draw, step, stage, round_, val,
+                      {"student": s.model_dump(), "teachers": data_digest(*weights), "data": digest})
     ckpt, metrics = st.finish(model, result, val)
     return ckpt, metrics, st.overlays(model, val, f"student, round {round_}")
 
 
-def pseudo_label(student: Checkpoint, unlabelled: Arrays, params: dict[str, Any], pipeline: str, round_: int,
-                 ) -> tuple[Arrays, dict[str, float], pd.DataFrame, Any]:
-    """BDL class-balanced pseudo labels of every unlabelled image, thresholds over the whole set (§3.5)."""
-    from cvpapers.da.pseudo_labels import bdl_pseudo_labels, bdl_thresholds, pseudo_label_stats
+def pseudo_label(student: Checkpoint, unlabelled: ImageSet, params: dict[str, Any], pipeline: str, round_: int,
+                 ) -> tuple[ImageSet, dict[str, float], pd.DataFrame, Any]:
+    """BDL class-balanced pseudo labels of every unlabelled image, thresholds over the whole set (§3.5); on real
+    data in two streaming passes (histogram thresholds), the labels written as PNGs listed in a manifest."""
     from cvpapers.engine import plots
 
-    p, st = _start(params, pipeline)
-    conf, pred = st.predict(st.load(student), unlabelled["images"])
-    c = st.num_classes
-    tau = bdl_thresholds(conf, pred, c, p.pseudo.portion, p.pseudo.max_threshold, p.pseudo.method)
-    pseudo = bdl_pseudo_labels(conf, pred, tau)
-    truth = torch.from_numpy(unlabelled["hidden_labels"]) if "hidden_labels" in unlabelled else None
-    metrics = {k: float(v) for k, v in pseudo_label_stats(pseudo, truth, pred, c).items()}
-    thresholds = pd.DataFrame({"class": st.classes, "threshold": tau.numpy().round(4),
-                               "predicted_pixels": torch.bincount(pred.flatten().long(), minlength=c)[:c].numpy()})
-    panels = {"image": unlabelled["images"][:4], "pseudo label": st.colorize(pseudo[:4].numpy())}
-    if truth is not None:
-        panels["hidden truth"] = st.colorize(unlabelled["hidden_labels"][:4])
+    _, st = _start(params, pipeline)
+    pseudo, metrics, thresholds, panels = sets_of(unlabelled).pseudo_label(st, st.load(student), unlabelled,  # type: ignore[arg-type]
+                                                                             round_)
     fig = plots.segmentation_panels(panels, 4, f"BDL pseudo labels, round {round_} (black: ignored)")
-    return {"labels": pseudo.numpy(), "ids": unlabelled["ids"]}, metrics, thresholds, fig
+    return pseudo, metrics, thresholds, fig
 
 
-def update_target_set(labelled: Arrays, unlabelled: Arrays, pseudo: Arrays) -> tuple[Arrays, dict[str, float]]:
+def update_target_set(labelled: ImageSet, unlabelled: ImageSet, pseudo: ImageSet) -> tuple[ImageSet, dict[str, float]]:
     """D_T^{r+1} = D_T ∪ pseudo-labelled D_U (true labels win; last round's pseudo labels are replaced)."""
-    from cvpapers.pipelines.ssda_dual_mix.rounds import next_target_arrays
-
-    out = next_target_arrays(labelled, unlabelled, pseudo)
-    return out, {"n_images": float(len(out["ids"])), "n_pseudo": float(out["is_pseudo"].sum())}
+    return sets_of(labelled).next_target(labelled, unlabelled, pseudo)  # type: ignore[arg-type]
 
 
 # -- report -------------------------------------------------------------------------------------------------

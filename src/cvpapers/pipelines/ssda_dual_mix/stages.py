@@ -4,7 +4,8 @@ A :class:`Stages` binds one run's parameters to its :class:`~cvpapers.engine.run
 initialised from the same seed in every round (``round_init: fresh``, spec §3.6) or continues from the previous
 round's, each training stage draws its batches from a seed of its own (rounds and teachers never replay each
 other's boxes and pairs), trains through the engine's iteration loop with a resume checkpoint per stage, and is
-scored by the DA evaluation protocol (:mod:`cvpapers.da.protocol`). Plain PyTorch; no Kedro.
+scored by the DA evaluation protocol (:mod:`cvpapers.da.protocol`). What a stage does with its image sets —
+in memory (the embedded benchmark) or streamed from disk (real data) — is :mod:`.sets`'. Plain PyTorch; no Kedro.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from torch import nn
 from cvpapers.da import protocol
 from cvpapers.da.segmenter import (
     build_da_segmenter,
-    evaluate_arrays,
     load_segmenter,
     predict_arrays,
     segmenter_checkpoint,
     segmenter_config,
 )
+from cvpapers.data.streaming import SkipLog
 from cvpapers.engine.run import RunContext
 from cvpapers.pipelines.ssda_dual_mix.config import SsdaParams
+from cvpapers.pipelines.ssda_dual_mix.sets import sets_of
 
 Arrays = dict[str, np.ndarray]
 Checkpoint = dict[str, Any]
@@ -36,6 +38,7 @@ class Stages:
         self.p, self.run = params, run
         self.classes = protocol.class_names(params.data.source)
         self.num_classes = len(self.classes)
+        self.skips = SkipLog()  # real data: samples left out under data.on_bad_sample: skip
 
     @property
     def device(self) -> torch.device:
@@ -78,7 +81,7 @@ class Stages:
             return self.p.train.iters_later_rounds
         return self.p.train.iters
 
-    def train(self, model: nn.Module, draw: Any, step: Any, stage: str, round_: int, val: Arrays,
+    def train(self, model: nn.Module, draw: Any, step: Any, stage: str, round_: int, val: Any,
               fingerprint: dict[str, Any]) -> Any:
         """``iters(round_)`` iterations of ``step`` on ``draw``'s batches; val mIoU every ``eval_every``."""
         from cvpapers.engine.iterative import train_iterations
@@ -94,19 +97,33 @@ class Stages:
                          **fingerprint},
         )
 
-    def finish(self, model: nn.Module, result: Any, val: Arrays) -> tuple[Checkpoint, dict[str, float]]:
+    def stream_run(self, stage: str, round_: int) -> dict[str, Any]:
+        """What a streamed stage's batch source shares with :meth:`train` (seed, iterations, chunks) and the run."""
+        return {"seed": self.run.seed("batches", stage), "iters": self.iters(round_),
+                "eval_every": self.p.train.eval_every, "workers": self.p.data.workers, "skips": self.skips}
+
+    def stream(self, dataset: Any, desc: str, batch_size: int = 1) -> Any:
+        """An ordered pass over a file-backed set (progress bar, workers, skipped samples counted)."""
+        from cvpapers.data.streaming import stream
+
+        return stream(dataset, batch_size, workers=self.p.data.workers, desc=desc, skips=self.skips)
+
+    def skip_metrics(self) -> dict[str, float]:
+        """``skipped_samples`` of real-data nodes (the embedded benchmark's metrics stay as they were)."""
+        return self.skips.metrics() if self.p.data.real else {}
+
+    def finish(self, model: nn.Module, result: Any, val: Any) -> tuple[Checkpoint, dict[str, float]]:
         """The trained model's checkpoint and its scores (plus training time and last loss)."""
         metrics = self.scores(model, val)
         metrics["train_time_s"] = float(sum(h.get("epoch_time_s", 0.0) for h in result.history))
         metrics["final_loss"] = float(result.last.get("train_loss", float("nan")))
-        return self.checkpoint(model), metrics
+        return self.checkpoint(model), {**metrics, **self.skip_metrics()}
 
     # -- evaluation -------------------------------------------------------------------------------------
-    def evaluate(self, model: nn.Module, val: Arrays) -> dict[str, Any]:
-        return evaluate_arrays(model, val["images"], val["labels"], self.num_classes, self.p.model.input_norm,
-                               self.device, self.p.eval.batch_size)
+    def evaluate(self, model: nn.Module, val: Any) -> dict[str, Any]:
+        return sets_of(val).evaluate(self, model, val)
 
-    def scores(self, model: nn.Module, val: Arrays) -> dict[str, float]:
+    def scores(self, model: nn.Module, val: Any) -> dict[str, float]:
         """The protocol's validation scores (``val_miou``, per-class IoU, …)."""
         return protocol.val_scores(self.evaluate(model, val), self.classes)
 
@@ -118,10 +135,8 @@ class Stages:
 
         return colorize(labels, protocol.label_colors(self.p.data.source))
 
-    def overlays(self, model: nn.Module, val: Arrays, title: str, n: int = 4) -> Any:
+    def overlays(self, model: nn.Module, val: Any, title: str, n: int = 4) -> Any:
         """image | truth | prediction for the first ``n`` validation images."""
         from cvpapers.engine import plots
 
-        _, pred = self.predict(model, val["images"][:n])
-        return plots.segmentation_panels({"image": val["images"][:n], "truth": self.colorize(val["labels"][:n]),
-                                          "prediction": self.colorize(pred.numpy())}, n, title)
+        return plots.segmentation_panels(sets_of(val).overlays(self, model, val, n), n, title)

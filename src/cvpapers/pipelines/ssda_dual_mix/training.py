@@ -9,11 +9,16 @@ replays the same batches) and defines how the loss is computed:
 * sample-level teacher (Eq. 3): one forward on a 1:1 source/target batch, ``L_seg`` of each half summed;
 * student (Eq. 4): ``λ_kl·KD`` towards the frozen teachers' ensemble on unlabelled target images plus
   ``λ_ce·L_seg`` on labelled (and, from round 2, pseudo-labelled) target images.
+
+The embedded benchmark draws from in-memory tensors (``*_draw``); real data streams from disk (``*_stream``):
+the same picks from the same seeded generator, samples read, cropped (and region-mixed) in DataLoader
+workers, and a ``prepare`` that turns the collated batch into exactly what the step functions take.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -21,8 +26,9 @@ from torch import Tensor, nn
 from cvpapers.da.batches import Draw, Step, maybe_flip, pick
 from cvpapers.da.distill import ensemble_probs, kd_loss
 from cvpapers.da.segmenter import Normaliser
+from cvpapers.da.streams import PairDataset, StreamDraw, UnionDataset, images_nchw
 from cvpapers.models.segmentation import seg_loss
-from cvpapers.pipelines.ssda_dual_mix.mixing import region_mix, sample_boxes
+from cvpapers.pipelines.ssda_dual_mix.mixing import RegionMixer, region_mix, sample_boxes
 
 
 def region_mixed_draw(
@@ -110,3 +116,59 @@ def student_step(
         return loss, {"loss": loss.item(), "kl_loss": kl.item(), "ce_loss": ce.item(), "n": 1}
 
     return step
+
+
+# -- the same batches from file-backed sets ----------------------------------------------------------------
+
+def supervised_stream(data: Any, batch: int, normalise: Normaliser, **run: Any) -> StreamDraw:
+    """Baselines: uniformly drawn labelled samples (with replacement), cropped per sample."""
+    return StreamDraw(data, lambda g: pick(len(data), batch, g),
+                      lambda b: (normalise(images_nchw(b)), b["mask"].long()), **run)
+
+
+def region_mixed_pairs(target: Any, source: Any, box_area: float, area_mode: str,
+                       aspect_range: Sequence[float]) -> PairDataset:
+    """(target, source) pairs, each mixed by one box in the worker (Eq. 1)."""
+    return PairDataset(target, source, RegionMixer(box_area, area_mode, tuple(aspect_range)))  # type: ignore[arg-type]
+
+
+def region_mixed_stream(pairs: PairDataset, batch: int, normalise: Normaliser, **run: Any) -> StreamDraw:
+    """Eq. 1 batches: independent random target/source pairs (drawn as the in-memory draw does), one box each."""
+    n_t, n_s = len(pairs.a), len(pairs.b)  # type: ignore[arg-type]
+
+    def pick_pairs(g: torch.Generator) -> Tensor:
+        t, s = pick(n_t, batch, g), pick(n_s, batch, g)
+        return pairs.key(t, s)
+
+    return StreamDraw(pairs, pick_pairs, lambda b: (normalise(images_nchw(b)), b["mask"].long()), **run)
+
+
+def sample_level_stream(source: Any, target: Any, batch: int, source_fraction: float, normalise: Normaliser,
+                        **run: Any) -> StreamDraw:
+    """Eq. 3 batches: ``round(source_fraction·B)`` source samples then labelled target samples."""
+    both, n_src, n_s = UnionDataset([source, target]), round(source_fraction * batch), len(source)
+
+    def pick_both(g: torch.Generator) -> Tensor:
+        s, t = pick(n_s, n_src, g), pick(len(target), batch - n_src, g)
+        return torch.cat([s, t + n_s])
+
+    def prepare(b: dict[str, Any]) -> tuple[Tensor, Tensor, int]:
+        return normalise(images_nchw(b)), b["mask"].long(), int((b["index"] < n_s).sum())
+
+    return StreamDraw(both, pick_both, prepare, **run)
+
+
+def student_stream(unlabelled: Any, labelled: Any, unlabelled_batch: int, labelled_batch: int,
+                   normalise: Normaliser, **run: Any) -> StreamDraw:
+    """Eq. 4 batches: unlabelled target samples (an all-ignore mask that no loss reads) then labelled ones."""
+    both, n_u = UnionDataset([unlabelled, labelled]), len(unlabelled)
+
+    def pick_both(g: torch.Generator) -> Tensor:
+        u, lab = pick(n_u, unlabelled_batch, g), pick(len(labelled), labelled_batch, g)
+        return torch.cat([u, lab + n_u])
+
+    def prepare(b: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:
+        k, x = int((b["index"] < n_u).sum()), normalise(images_nchw(b))
+        return x[:k], x[k:], b["mask"][k:].long()
+
+    return StreamDraw(both, pick_both, prepare, **run)
