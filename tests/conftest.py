@@ -37,6 +37,15 @@ def make_project(dest: Path) -> Path:
     return dest
 
 
+def conf_parameters(name: str, env: str = "local") -> dict:
+    """``name``'s parameters as Kedro merges and resolves them for ``env`` (``${globals:…}`` included)."""
+    from kedro.config import OmegaConfigLoader
+
+    from cvpapers.settings import CONFIG_LOADER_ARGS
+
+    return OmegaConfigLoader(conf_source=str(REPO / "conf"), env=env, **CONFIG_LOADER_ARGS)["parameters"][name]
+
+
 def run_kedro(project: Path, pipeline: str, env: str = "smoke", params: dict | None = None,
               **slicing: list[str]) -> dict:
     """Run a pipeline through a real KedroSession, as `kedro run` does.
@@ -67,18 +76,30 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def run_in(project: Path, *pipelines: str, params: dict | None = None) -> Path:
-    """Run the given pipelines one after another inside ``project`` (smoke env), as from its root."""
+def run_in(project: Path, *pipelines: str, params: dict | None = None, env: str = "smoke",
+           **slicing: list[str]) -> Path:
+    """Run the given pipelines one after another inside ``project`` (smoke env unless ``env``), as from its root."""
     import os
 
     cwd = os.getcwd()
     os.chdir(project)
     try:
         for name in pipelines:
-            run_kedro(project, name, params=params)
+            run_kedro(project, name, env=env, params=params, **slicing)
     finally:
         os.chdir(cwd)
     return project
+
+
+def kedro_cli(project: Path, *args: str, timeout: float = 300, **env: str):
+    """``kedro <args>`` as a user types it in ``project``'s root, in a fresh process (its console, exit code
+    and cvpapers.log); returns the ``subprocess.CompletedProcess`` (text stdout/stderr)."""
+    import subprocess
+    import sys
+
+    kedro = Path(sys.executable).parent / "kedro"
+    return subprocess.run([str(kedro), *args], cwd=project, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
 
 
 def _end_leftover_runs() -> None:

@@ -80,7 +80,7 @@ def test_torchrun_two_ranks_one_mlflow_run_in_step_and_resume(tmp_path: Path) ->
     # The train state and the catalog's files are on disk (rank 0's).
     states = sorted(p.stem for p in (project / "data" / "06_models").rglob("train_state/*.pt"))
     assert set(first) <= set(states), (first, states)
-    assert list((project / "data" / "08_reporting" / "dcff").glob("*_metrics.json"))
+    assert list((project / "data" / "08_reporting" / "dcff" / "smoke").glob("*_metrics.json"))
 
     # Second launch on the same train state: every stage continues at its last epoch on both ranks.
     out = _torchrun(project, "--params", "dcff.resume=true")

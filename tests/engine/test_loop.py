@@ -95,10 +95,10 @@ def test_resume_of_a_finished_run_trains_nothing_more(tmp_path: Path) -> None:
 
 def test_resume_with_other_settings_is_refused_with_the_differing_key(tmp_path: Path) -> None:
     _run(2, tmp_path / "d.pt", resume=False)
-    with pytest.raises(ResumeMismatchError, match=r"lr: checkpoint 0.1 vs now 0.2"):
+    with pytest.raises(ResumeMismatchError, match=r"\n    lr: 0\.1 \(checkpoint\) vs 0\.2 \(now\)\n"):
         _run(2, tmp_path / "d.pt", resume=True, fingerprint={"lr": 0.2})
     # A different length changes the lr schedule, so it is a different run too.
-    with pytest.raises(ResumeMismatchError, match=r"epochs: checkpoint 2 vs now 3"):
+    with pytest.raises(ResumeMismatchError, match=r"epochs: 2 \(checkpoint\) vs 3 \(now\)"):
         _run(3, tmp_path / "d.pt", resume=True)
 
 

@@ -10,6 +10,7 @@ rename) so a run killed while saving never leaves a corrupt checkpoint, and load
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -21,10 +22,44 @@ import torch
 MODEL_FORMAT = "cvpapers.model/1"
 
 
-def atomic_save(obj: Any, path: str | Path) -> Path:
+def display_path(path: str | Path) -> str:
+    """``path`` as the user typed it: relative to the working folder when inside it (Kedro makes catalog paths
+    absolute), so messages read ``data/06_models/dcff/fused.pt``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read back; the message names the file, what is wrong and the remedy."""
+
+    def __init__(self, path: str | Path, problem: str, remedy: str) -> None:
+        self.path, self.problem, self.remedy = Path(path), problem, remedy
+        super().__init__(f"cannot read the checkpoint {display_path(self.path)}: {problem}. {remedy}")
+
+
+STALE_TEMP_S = 600.0  # a temp file untouched this long belongs to a write that was killed
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temp file beside ``path``, then rename it over ``path``: a process killed while
+    writing (even ``kill -9``) leaves the previous file whole, plus a stray ``.<name>.*.tmp``, which the next
+    save of ``path`` removes once it is :data:`STALE_TEMP_S` old (a write in progress keeps touching its own)."""
+    import time
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if time.time() - stale.stat().st_mtime > STALE_TEMP_S:
+                    stale.unlink()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write the checkpoint {display_path(path)}: {err.strerror} "
+                      f"({display_path(err.filename or path)})") from err
     os.close(fd)
     try:
         torch.save(obj, tmp)
@@ -35,11 +70,37 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+def describe_unreadable(path: Path, err: BaseException) -> str:
+    """What is wrong with a file ``torch.load`` failed on, in words (truncated, empty, pickled code …)."""
+    import zipfile
+
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(4)
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+        return f"the file is truncated ({size} bytes; the end of its zip archive is missing)"
+    if "Weights only load failed" in first or "weights_only" in first:
+        return ("it holds pickled Python objects, which a weights-only load refuses to run "
+                "(not a checkpoint this project wrote)")
+    return f"it is not a complete torch checkpoint ({size} bytes; {type(err).__name__}: {first[:200]})"
+
+
+def safe_load(path: str | Path, map_location: str | torch.device = "cpu", *,
+              remedy: str = "Delete it and re-run the node that writes it.") -> Any:
+    """``torch.load(weights_only=True)``; a file that does not load raises :class:`CheckpointError` naming it,
+    what is wrong and ``remedy``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 — torch raises RuntimeError, EOFError, UnpicklingError, KeyError …
+        raise CheckpointError(path, describe_unreadable(path, err), remedy) from err
 
 
 def builder_path(builder: Callable[..., torch.nn.Module]) -> str:
@@ -120,7 +181,7 @@ def read_state_dict(path: str | Path, what: str = "state dict") -> dict[str, tor
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
-    raw = safe_load(path)
+    raw = safe_load(path, remedy=f"Replace it with a complete copy of the {what} file.")
     for nest in ("state_dict", "model"):
         if isinstance(raw, dict) and isinstance(raw.get(nest), dict):
             raw = raw[nest]

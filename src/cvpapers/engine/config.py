@@ -62,7 +62,9 @@ class RunParams(StrictModel):
     seed) by re-declaring the field.
 
     ``checkpoint_dir`` may name ``{pipeline}``: it becomes the registered pipeline being run, so a variant
-    (``mi_aod_paper``) never resumes from, or overwrites, another variant's train state.
+    (``mi_aod_paper``) never resumes from, or overwrites, another variant's train state. ``conf/base`` adds the
+    environment's folder (``data/06_models/{pipeline}${globals:env_dir}/train_state``: ``/smoke`` under
+    ``--env smoke``), so an environment never resumes from another's either.
     """
 
     seed: int = Field(0, ge=0)

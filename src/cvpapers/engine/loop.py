@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from cvpapers.engine import distributed
-from cvpapers.engine.checkpoint import atomic_save, safe_load
+from cvpapers.engine.checkpoint import CheckpointError, atomic_save, display_path, safe_load
 from cvpapers.engine.device import autocast
 from cvpapers.engine.progress import progress
 from cvpapers.engine.tracking import MetricLogger
@@ -229,6 +229,57 @@ def _save(
     )
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 0.1}}`` → ``{"train.lr": 0.1}``: a mismatch is named by its one setting."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+_ABSENT = object()
+
+
+def setting_differences(saved: dict[str, Any], now: dict[str, Any], limit: int = 5) -> list[str]:
+    """The settings (dotted leaves) on which two fingerprints differ, one line each:
+    ``train.lr: 0.05 (checkpoint) vs 0.01 (now)``. One change recorded under several names (a stage's ``lr``
+    and ``train.lr``) is one line, named by its most specific key."""
+    a, b = _flat(saved), _flat(now)
+    keys = [k for k in b if a.get(k, _ABSENT) != b[k]] + [k for k in a if k not in b]
+    show = {k: ("(absent)" if k not in a else _show(a[k]), "(absent)" if k not in b else _show(b[k])) for k in keys}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for k in keys:
+        groups.setdefault(show[k], []).append(k)
+    lines = []
+    for (old, new), names in groups.items():
+        names = sorted(names, key=lambda k: (-k.count("."), keys.index(k)))
+        also = f" (also recorded as {', '.join(names[1:])})" if len(names) > 1 else ""
+        lines.append(f"{names[0]}: {old} (checkpoint) vs {new} (now){also}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"… and {len(lines) - limit} more"]
+    return lines
+
+
+def _refuse(stage: str, path: Path, problem: str, *details: str, keep: str = "") -> ResumeMismatchError:
+    """The one resume refusal: the file, what is wrong, and the remedy that retrains this stage alone."""
+    import shlex
+
+    shown = display_path(path)
+    lines = [f"{stage}: cannot resume from {shown}: {problem}", *(f"    {d}" for d in details)]
+    lines.append(f"  {keep}To retrain this stage alone, delete that file and run again with resume=true "
+                 "(the stages already finished keep their train state and are not retrained):")
+    lines.append(f"    rm {shlex.quote(shown)}")
+    return ResumeMismatchError("\n".join(lines))
+
+
 def _restore(
     path: Path,
     model: nn.Module,
@@ -238,25 +289,30 @@ def _restore(
     config: FitConfig,
     result: FitResult,
 ) -> int:
-    state = safe_load(path)
+    stage = config.stage
+    try:
+        state = safe_load(path)
+    except CheckpointError as err:
+        raise _refuse(stage, path, err.problem) from err
     if not isinstance(state, dict) or state.get("format") != "cvpapers.train/1":
-        raise ResumeMismatchError(f"{config.stage}: {path} is not a cvpapers training checkpoint")
-    saved = state.get("fingerprint", {})
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise _refuse(stage, path, f"it is not a cvpapers training checkpoint (format {found!r})")
+    saved = {**(state.get("fingerprint") or {}), "epochs": state.get("epochs")}
     now = {**config.fingerprint, "epochs": config.epochs}
-    saved = {**saved, "epochs": state.get("epochs")}
-    diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+    diff = setting_differences(saved, now)
     if diff:
-        details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-        raise ResumeMismatchError(
-            f"{config.stage}: cannot resume from {path}, it was written with other settings ({details}). "
-            "Set resume: false to start over (the old checkpoint is then overwritten) or restore the settings."
-        )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state.get("scheduler") is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    for cb, cb_state in zip(callbacks, state.get("callbacks") or [], strict=False):
-        cb.load_state_dict(cb_state)
+        raise _refuse(stage, path, "it was written with other settings:", *diff,
+                      keep="Run with the checkpoint's values to continue it. ")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        for cb, cb_state in zip(callbacks, state.get("callbacks") or [], strict=False):
+            cb.load_state_dict(cb_state)
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise _refuse(stage, path, f"its state does not fit this stage ({type(err).__name__}: {first[:200]})") from err
     result.history = list(state.get("history") or [])
     result.best_epoch = state.get("best_epoch")
     result.best_metrics = dict(state.get("best_metrics") or {})

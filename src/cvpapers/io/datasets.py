@@ -136,3 +136,79 @@ class NpzDataset(_FileDataset):
         (np.savez_compressed if self._compress else np.savez)(tmp, **arrays)
         tmp.replace(self._filepath)
         self._attach(self._filepath)
+
+
+class OutputNotWritableError(PermissionError):
+    """Raised before any node runs when a folder the run writes into cannot be written."""
+
+
+def _local_filepath(dataset: Any) -> Path | None:
+    path = getattr(dataset, "_filepath", None)
+    if path is None or getattr(dataset, "_protocol", "file") not in ("file", None):
+        return None
+    return Path(str(path))
+
+
+def _write_problem(folder: Path) -> str | None:
+    """Why nothing can be created in ``folder`` (a real write, so read-only mounts and ACLs count too), or None."""
+    import os
+    import tempfile
+
+    if not folder.is_dir():
+        return "a file, not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".cvpapers-write-check-")
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    os.close(fd)
+    os.remove(probe)
+    return None
+
+
+def check_outputs_writable(catalog: Any, pipeline: Any, extra_dirs: Any = ()) -> None:
+    """Before any node runs: every local file ``pipeline`` writes through ``catalog`` (and every folder in
+    ``extra_dirs``, e.g. train-state folders) can be created, so a read-only ``data/`` fails in a second with
+    the folder named, not with a ``PermissionError`` inside a node minutes into the run.
+
+    Raises :class:`OutputNotWritableError` naming each folder that cannot be written, why, and a file the run
+    would have written there.
+    """
+    import os
+
+    from cvpapers.engine.checkpoint import display_path
+
+    targets: list[tuple[Path, str]] = []
+    for name in dict.fromkeys(o for node in pipeline.nodes for o in node.outputs):  # in run order
+        try:
+            path = _local_filepath(catalog.get(name))
+        except Exception:  # noqa: BLE001 — a dataset the catalog cannot build fails on its own, with its error
+            path = None
+        if path is not None:
+            targets.append((path, name))
+    targets += [(Path(d) / "*", "") for d in extra_dirs]
+    problems: dict[Path, tuple[str, list[tuple[Path, str]]]] = {}
+    seen: dict[Path, str | None] = {}
+    for path, name in targets:
+        if path.exists():
+            folder = path
+            problem = None if os.access(path, os.W_OK) else "the file is read-only"
+        else:
+            folder = path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            if folder not in seen:
+                seen[folder] = _write_problem(folder)
+            problem = seen[folder]
+        if problem:
+            problems.setdefault(folder, (problem, []))[1].append((path, name))
+    if not problems:
+        return
+    lines = ["cannot write this run's outputs; nothing has run yet:"]
+    for folder, (problem, files) in list(problems.items())[:5]:
+        path, name = files[0]
+        example = f"{display_path(path)} ({name})" if name else display_path(path.parent)
+        more = f" and {len(files) - 1} more" if len(files) > 1 else ""
+        lines.append(f"  {display_path(folder)}: not writable ({problem}); the run writes {example}{more} under it")
+    lines.append("  Make those folders writable (chmod -R u+w, or mount them read-write), or point the catalog and "
+                 "checkpoint_dir elsewhere, and run again.")
+    raise OutputNotWritableError("\n".join(lines))

@@ -118,9 +118,7 @@ def test_a_model_that_learned_nothing_never_holds_the_claim_in_the_report() -> N
 
 
 def test_defaults_of_the_schema_equal_the_base_parameter_file() -> None:
-    import yaml
+    from tests.conftest import conf_parameters
 
-    from tests.conftest import REPO
-
-    base = yaml.safe_load((REPO / "conf/base/parameters_dcff.yml").read_text())["dcff"]
+    base = conf_parameters("dcff")  # as Kedro resolves it (checkpoint_dir reads conf/base/globals.yml)
     assert DECLARATION.validate(base) == DcffParams()

@@ -44,22 +44,22 @@ def _client(project: Path):
 def test_smoke_run_writes_every_output(smoke_run: Path) -> None:
     d = smoke_run / "data"
     for rel in [
-        "02_intermediate/dcff/manifest.csv", "03_primary/dcff/arch_plan.json",
-        "06_models/dcff/fused.pt", "06_models/dcff/compact.pt", "06_models/dcff/l1.pt",
-        "07_model_output/dcff/selection_log.csv", "08_reporting/dcff/results.csv",
-        "08_reporting/dcff/results.md", "08_reporting/dcff/acc_vs_flops.png", "08_reporting/dcff/curves.png",
-        "08_reporting/dcff/selection_heatmap.png", "08_reporting/dcff/samples.png",
-        "08_reporting/dcff/widths.csv", "08_reporting/dcff/report_metrics.json",
-        "07_model_output/dcff/dcff_history_log.csv", "07_model_output/dcff/l1_history_log.csv",
+        "02_intermediate/dcff/smoke/manifest.csv", "03_primary/dcff/smoke/arch_plan.json",
+        "06_models/dcff/smoke/fused.pt", "06_models/dcff/smoke/compact.pt", "06_models/dcff/smoke/l1.pt",
+        "07_model_output/dcff/smoke/selection_log.csv", "08_reporting/dcff/smoke/results.csv",
+        "08_reporting/dcff/smoke/results.md", "08_reporting/dcff/smoke/acc_vs_flops.png", "08_reporting/dcff/smoke/curves.png",
+        "08_reporting/dcff/smoke/selection_heatmap.png", "08_reporting/dcff/smoke/samples.png",
+        "08_reporting/dcff/smoke/widths.csv", "08_reporting/dcff/smoke/report_metrics.json",
+        "07_model_output/dcff/smoke/dcff_history_log.csv", "07_model_output/dcff/smoke/l1_history_log.csv",
     ]:
         assert (d / rel).is_file(), rel
-    report = json.loads((d / "08_reporting/dcff/report_metrics.json").read_text())
+    report = json.loads((d / "08_reporting/dcff/smoke/report_metrics.json").read_text())
     assert all(math.isfinite(v) for v in report.values())
     # The exported compact network computes the fused network's function.
     assert report["export_max_abs_diff"] < 1e-4
     assert report["claim/holds"] in (0.0, 1.0)
     # Metric files hold floats under bare keys (the hook adds the node name); curves live in *_history_log.
-    for path in (d / "08_reporting/dcff").glob("*_metrics.json"):
+    for path in (d / "08_reporting/dcff/smoke").glob("*_metrics.json"):
         values = json.loads(path.read_text())
         assert all(isinstance(v, float) for v in values.values()), path.name
         assert all(not k.startswith(("dcff/", "l1/", "report/")) for k in values), path.name
@@ -120,11 +120,11 @@ def test_compact_checkpoint_rebuilds_the_model_alone(smoke_run: Path) -> None:
     from cvpapers.engine.flops import count_macs_params
     from cvpapers.pipelines.dcff.fusion import FusedConv2d
 
-    model = rebuild_model(safe_load(smoke_run / "data/06_models/dcff/compact.pt"), weights="best")
-    fused = rebuild_model(safe_load(smoke_run / "data/06_models/dcff/fused.pt"))
+    model = rebuild_model(safe_load(smoke_run / "data/06_models/dcff/smoke/compact.pt"), weights="best")
+    fused = rebuild_model(safe_load(smoke_run / "data/06_models/dcff/smoke/fused.pt"))
     assert any(isinstance(m, FusedConv2d) for m in fused.modules())
     assert not any(isinstance(m, FusedConv2d) for m in model.modules())
-    plan = json.loads((smoke_run / "data/03_primary/dcff/arch_plan.json").read_text())
+    plan = json.loads((smoke_run / "data/03_primary/dcff/smoke/arch_plan.json").read_text())
     assert count_macs_params(model, tuple(plan["input_size"])) == (plan["compact_macs"], plan["compact_params"])
 
 
@@ -146,14 +146,14 @@ def test_killed_run_resumes_to_the_same_result(smoke_run: Path, tmp_path: Path, 
     monkeypatch.setattr(FusionSchedule, "on_epoch_start", killed)
     with pytest.raises(KeyboardInterrupt):
         run_in(project, "dcff")
-    assert (project / "data/06_models/dcff/train_state/dcff.pt").is_file()
-    assert not (project / "data/08_reporting/dcff/report_metrics.json").exists()
+    assert (project / "data/06_models/dcff/smoke/train_state/dcff.pt").is_file()
+    assert not (project / "data/08_reporting/dcff/smoke/report_metrics.json").exists()
     monkeypatch.setattr(FusionSchedule, "on_epoch_start", original)
     run_in(project, "dcff", params={"dcff.resume": "true"})
 
-    resumed = pd.read_csv(project / "data/07_model_output/dcff/selection_log.csv")
-    uninterrupted = pd.read_csv(smoke_run / "data/07_model_output/dcff/selection_log.csv")
+    resumed = pd.read_csv(project / "data/07_model_output/dcff/smoke/selection_log.csv")
+    uninterrupted = pd.read_csv(smoke_run / "data/07_model_output/dcff/smoke/selection_log.csv")
     pd.testing.assert_frame_equal(resumed, uninterrupted)
-    a = json.loads((project / "data/08_reporting/dcff/report_metrics.json").read_text())
-    b = json.loads((smoke_run / "data/08_reporting/dcff/report_metrics.json").read_text())
+    a = json.loads((project / "data/08_reporting/dcff/smoke/report_metrics.json").read_text())
+    b = json.loads((smoke_run / "data/08_reporting/dcff/smoke/report_metrics.json").read_text())
     assert a == pytest.approx(b)
