@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 PIPELINE ?= ssda_dual_mix
 ENV ?= base
 HOST ?= 127.0.0.1
+PORT ?= 5000
 
 export KEDRO_DISABLE_TELEMETRY=true
 export DO_NOT_TRACK=true
@@ -38,8 +39,11 @@ lint: $(STAMP)
 viz: $(STAMP)
 	$(BIN)/kedro viz run --host $(HOST) --no-browser
 
+# One worker answers in seconds (the default four take ~40 s to start on 2 cores). Prints the URL of the
+# runs table of $(PIPELINE)'s experiment; Ctrl-C stops the server (and its worker: same process group).
 mlflow-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST)
+	@$(BIN)/python -m cvpapers.engine.tracking ui-url --store mlflow.db --pipeline $(PIPELINE) --host $(HOST) --port $(PORT)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT) --workers 1
 
 clean-data:
 	find data -type f ! -name .gitkeep -delete

@@ -13,6 +13,9 @@ kedro-mlflow (registered by entry point) opens one MLflow run per ``kedro run`` 
 * ``NodeRunTrackingHook`` tags the run, opens a nested child run per node, logs the node's wall time,
   peak memory and returned metrics (outputs whose name ends in ``metrics``), and closes the child run
   once the node's outputs are saved, so artifacts written by output datasets land in that child run.
+* ``ConsoleHook`` writes what a person reads (``conf/logging.yml`` sends Kedro's own lines to ``cvpapers.log``):
+  a line as each node starts, one as it ends with its headline metrics, and a summary at the end (the
+  claims, where the reports and checkpoints are, the MLflow run's URL).
 * ``DistributedHook`` makes ``torchrun --nproc_per_node N -m kedro run ...`` one run on N processes: it
   joins the process group, keeps every rank but 0 away from MLflow (``settings.py`` registers kedro-mlflow
   on rank 0 only), from the catalog's files and from the console, and keeps the ranks in step between nodes.
@@ -36,6 +39,10 @@ from cvpapers.engine import distributed, tracking
 from cvpapers.engine.device import resolve_device, set_cpu_threads
 
 log = logging.getLogger(__name__)
+console = logging.getLogger("cvpapers.run")  # the console's lines (plain text: no rich markup)
+_PLAIN = {"markup": False}
+summary_log = logging.getLogger("cvpapers.summary")  # the run's summary, for cvpapers.log (printed as well)
+
 
 def _requested(run_params: dict[str, Any]) -> list[str]:
     """The registered names of this run (``__default__`` resolved to the flagship)."""
@@ -64,8 +71,14 @@ class PipelineSetupHook:
     def __init__(self) -> None:
         self._context: Any = None
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
+        # An unknown --env would otherwise load conf/base alone and fail later, far from the cause (MLflow's
+        # file-store error); `kedro run` checks it before the session starts (cvpapers.cli), this covers
+        # sessions created in Python.
+        from cvpapers.cli import check_environment
+
+        check_environment(context.env, getattr(context.config_loader, "conf_source", None))
         self._context = context
 
     @hook_impl(tryfirst=True)
@@ -83,6 +96,9 @@ class PipelineSetupHook:
             # a variant (mi_aod_paper) gets its own: its runs are not comparable with the embedded ones.
             mlflow_config.tracking.experiment.name = "+".join(names)
             mlflow_config._set_experiment()
+            experiment = getattr(mlflow_config.tracking.experiment, "_experiment", None)
+            if experiment is not None:
+                tracking.mark_experiment_kind(experiment.experiment_id)
 
 
 class BatchedParamsMlflowHook(MlflowHook):
@@ -184,7 +200,17 @@ class NodeRunTrackingHook:
             tags["data_source"] = (p.get("data") or {}).get("source", "")
             tags["device"] = str(resolve_device(p.get("device", "auto")))
         tags["kedro_env"] = run_params.get("env") or "local"
+        tags.update(tracking.process_tags())
         tracking.set_tags(tags, run_id=self._parent_id)
+        resume = any(str((self._params.get(d.name) or {}).get("resume")).lower() in ("true", "1")
+                     for d in registry.declarations_to_validate(names))
+        closed, previous = tracking.close_killed_runs(self._parent_id, link=resume, env=tags["kedro_env"])
+        for run_id in closed:
+            console.info("MLflow: run %s was left RUNNING by a process that is gone; closed as KILLED", run_id,
+                         extra=_PLAIN)
+        if previous is not None:
+            console.info("MLflow: this run resumes run %s (tag %s)", previous, tracking.RESUMED_FROM_TAG,
+                         extra=_PLAIN)
 
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
@@ -266,6 +292,146 @@ class NodeRunTrackingHook:
         if run is not None and run.info.run_id != self._parent_id:
             mlflow.end_run(status=status)
         self._child_open = False
+
+
+_BOOKKEEPING = ("_last", "_best", "time_s", "epoch", "epochs")
+
+
+def headline(metrics: dict[str, float], n: int = 3) -> str:
+    """A node's key numbers for its console line: its claims (``claim/holds`` first) if it reports any, else
+    its first ``n`` metrics in the order the node returns them, leaving out bookkeeping (``*_last``,
+    ``*_best``, times, epoch counts)."""
+    claims = sorted((k for k in metrics if k.startswith("claim/")), key=lambda k: (k != "claim/holds", k))
+    if claims:
+        keys = claims[:n]
+    elif metrics.get("enabled") == 0.0:
+        return "skipped (disabled)"
+    else:
+        keys = [k for k in metrics if k != "enabled" and not k.endswith(_BOOKKEEPING)][:n]
+    return " · ".join(f"{k} {number(metrics[k])}" for k in keys)
+
+
+def number(value: float) -> str:
+    """4 significant digits, thousands as k/M/G: ``10``, ``0.7446``, ``659.9k``, ``631.9M``."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g}{suffix}"
+    return f"{value:.4g}"
+
+
+class ConsoleHook:
+    """What a person reads on the console: a line as each node starts, one as it ends with its headline
+    metrics (:func:`headline`), and a summary when the run ends: the claims, where the reports and
+    checkpoints are, and the MLflow run's page. ``conf/logging.yml`` keeps Kedro's own per-node, per-dataset
+    and start-up lines in ``cvpapers.log``."""
+
+    def __init__(self) -> None:
+        self._context: Any = None
+        self._started: dict[str, tuple[int, float]] = {}
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._context = context
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._names = "+".join(_requested(run_params))
+        self._env = run_params.get("env") or "local"
+        self._total, self._count = len(pipeline.nodes), 0
+        self._started = {}
+        self._claims: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+        self._run_id = tracking.active_run_id() if distributed.is_main_process() else None
+        self._experiment_id = None
+        if self._run_id is not None:
+            import mlflow
+
+            self._experiment_id = mlflow.active_run().info.experiment_id
+        console.info("%s (env %s): %d nodes", self._names, self._env, self._total, extra=_PLAIN)
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
+        self._count += 1
+        self._started[node.name] = (self._count, time.perf_counter())
+        console.info("%s %s …", self._step(node.name), node.name, extra=_PLAIN)
+
+    @hook_impl
+    def after_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        metrics: dict[str, float] = {}
+        for name, value in outputs.items():
+            if name.endswith("metrics") and isinstance(value, dict):
+                metrics.update({k: float(v) for k, v in value.items()
+                                if isinstance(v, int | float) and not isinstance(v, bool)})
+        self._claims.update({k: v for k, v in metrics.items() if k.startswith("claim/")})
+        numbers = headline(metrics)
+        console.info("%s %s done in %s%s", self._step(node.name), node.name, self._elapsed(node.name),
+                     f": {numbers}" if numbers else "", extra=_PLAIN)
+
+    @hook_impl
+    def on_node_error(self, error: Exception, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
+        from cvpapers.engine.progress import close_bars
+
+        close_bars()
+        console.error("%s %s failed after %s (%s)", self._step(node.name), node.name, self._elapsed(node.name),
+                      type(error).__name__, extra=_PLAIN)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], run_result: Any, pipeline: Any, catalog: Any) -> None:
+        if not distributed.is_main_process():
+            return
+        lines = self.summary(pipeline, catalog)
+        # Printed as plain lines (a terminal wraps the URL without breaking it); the log file gets it too.
+        summary_log.info("\n".join(lines))
+        print("\n".join(lines), flush=True)
+
+    def summary(self, pipeline: Any, catalog: Any) -> list[str]:
+        lines = [f"{self._names} finished in {time.perf_counter() - self._t0:.1f} s"]
+        if self._claims:
+            holds = self._claims.get("claim/holds")
+            if holds is not None:
+                lines[0] += f": claim/holds = {holds:g} (the claim {'holds' if holds else 'does not hold'} in this run)"
+            width = max(len(k) for k in self._claims)
+            lines += [f"  {k:<{width}}  {number(v)}" for k, v in sorted(self._claims.items()) if k != "claim/holds"]
+        folders = _output_folders(pipeline, catalog, Path(self._context.project_path) if self._context else Path.cwd())
+        for label, layer in (("reports", "08_reporting"), ("checkpoints", "06_models")):
+            if folders.get(layer):
+                lines.append(f"  {label:<12} {', '.join(folders[layer])}")
+        if self._run_id is not None:
+            ui = getattr(getattr(self._context, "mlflow", None), "ui", None)
+            url = tracking.ui_url(getattr(ui, "host", "127.0.0.1"), getattr(ui, "port", 5000),
+                                  self._experiment_id, self._run_id)
+            lines.append(f"  {'MLflow run':<12} {url}  (`make mlflow-ui` serves it)")
+        return lines
+
+    def _step(self, node: str) -> str:
+        return f"[{self._started.get(node, (self._count, 0.0))[0]}/{self._total}]"
+
+    def _elapsed(self, node: str) -> str:
+        seconds = time.perf_counter() - self._started.get(node, (0, time.perf_counter()))[1]
+        return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _output_folders(pipeline: Any, catalog: Any, project: Path) -> dict[str, list[str]]:
+    """The folders the pipeline's file outputs went to, by data layer folder (``08_reporting`` …), relative
+    to the project, a folder inside another listed one left out."""
+    by_layer: dict[str, set[Path]] = {}
+    for name in pipeline.all_outputs():
+        try:
+            dataset = catalog.get(name)
+        except Exception:  # noqa: BLE001 — a summary never fails a finished run
+            continue
+        path = getattr(dataset, "_filepath", None)
+        if path is None:
+            continue
+        folder = Path(str(path)).parent
+        layer = next((part for part in folder.parts if part[:2].isdigit() and part[2:3] == "_"), None)
+        if layer is not None:
+            by_layer.setdefault(layer, set()).add(folder)
+    out: dict[str, list[str]] = {}
+    for layer, folders in by_layer.items():
+        top = sorted(f for f in folders if not any(o != f and o in f.parents for o in folders))
+        out[layer] = [f"{f.relative_to(project) if f.is_relative_to(project) else f}/" for f in top]
+    return out
 
 
 class DistributedHook:

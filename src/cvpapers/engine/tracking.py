@@ -126,3 +126,154 @@ def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
     from mlflow.tracking import MlflowClient
 
     MlflowClient().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Killed runs: a `kedro run` killed (kill -9, OOM, a closed terminal) leaves its MLflow run and the running
+# node's child run RUNNING forever. Every run records the process that tracks it (host, pid and the pid's
+# start time, so a recycled pid is not mistaken for it); the next run of the same experiment closes a RUNNING
+# run whose process is gone on this machine as KILLED, and a resumed run (`resume=true`) is linked to the run
+# it continues. A run on another machine, or one without these tags, is never touched: two runs at once
+# sharing mlflow.db never close each other.
+# ------------------------------------------------------------------------------------------------
+
+HOST_TAG, PID_TAG, PID_START_TAG = "cvpapers.host", "cvpapers.pid", "cvpapers.pid_start"
+RESUMED_FROM_TAG, RESUMED_BY_TAG, CLOSED_BY_TAG = "resumed_from", "resumed_by", "cvpapers.closed_by"
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI's model-training view
+
+
+def _pid_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux /proc), or None without /proc or process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # the command name in (...) may hold spaces
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that tracks this run."""
+    import os
+    import socket
+
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_START_TAG: _pid_start(os.getpid()) or ""}
+
+
+def process_alive(tags: Mapping[str, str]) -> bool | None:
+    """Whether the process that tracked a run (``process_tags``) still runs: True/False where this machine
+    can tell, None for a run of another host or without the tags (then it is left alone)."""
+    import os
+    import socket
+
+    host, pid = tags.get(HOST_TAG), tags.get(PID_TAG, "")
+    if not host or not pid.isdigit() or host != socket.gethostname():
+        return None
+    start = _pid_start(int(pid))
+    if start is not None:
+        return not tags.get(PID_START_TAG) or start == tags[PID_START_TAG]
+    if Path("/proc/self/stat").exists():
+        return False  # /proc is there and has no such process
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_killed_runs(run_id: str, link: bool = False, env: str | None = None) -> tuple[list[str], str | None]:
+    """Close the runs of ``run_id``'s experiment left RUNNING by a process that is gone (parents and their
+    children, as KILLED). With ``link`` (a resumed run) tag ``run_id`` ``resumed_from`` = the latest earlier
+    run of the same ``kedro_env`` that did not finish (killed or failed), and that run ``resumed_by``.
+    Returns (the closed parent runs, the run linked to or None)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_run(run_id).info.experiment_id
+    running = client.search_runs([experiment], "attributes.status = 'RUNNING'", max_results=1000)
+    parents = [r for r in running if "mlflow.parentRunId" not in r.data.tags and r.info.run_id != run_id]
+    closed: list[str] = []
+    for run in parents:
+        if process_alive(run.data.tags) is not False:
+            continue
+        for child in running:
+            if child.data.tags.get("mlflow.parentRunId") == run.info.run_id:
+                client.set_terminated(child.info.run_id, "KILLED")
+        client.set_tag(run.info.run_id, CLOSED_BY_TAG, run_id, synchronous=True)
+        client.set_terminated(run.info.run_id, "KILLED")
+        closed.append(run.info.run_id)
+    if not link:
+        return closed, None
+    query = "attributes.status != 'RUNNING'" + (f" and tags.kedro_env = '{env}'" if env else "")
+    earlier = [r for r in client.search_runs([experiment], query, max_results=50, order_by=["attributes.start_time DESC"])
+               if "mlflow.parentRunId" not in r.data.tags and r.info.run_id != run_id]
+    if not earlier or earlier[0].info.status == "FINISHED":
+        return closed, None
+    previous = earlier[0].info.run_id
+    set_tags({RESUMED_FROM_TAG: previous}, run_id=run_id)
+    set_tags({RESUMED_BY_TAG: run_id}, run_id=previous)
+    return closed, previous
+
+
+def mark_experiment_kind(experiment_id: str) -> None:
+    """Open the experiment in the MLflow UI's model-training view (runs, charts), not the GenAI one (traces)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    tags = client.get_experiment(experiment_id).tags
+    for key, value in EXPERIMENT_KIND.items():
+        if tags.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
+
+
+def ui_url(host: str, port: int | str, experiment_id: str | None = None, run_id: str | None = None) -> str:
+    """The MLflow UI's page of a run, of an experiment's runs table, or of the experiments list. On the runs
+    table the ``workflowType`` query opens MLflow 3's machine-learning view (runs and charts) rather than
+    the GenAI one (traces) it shows by default; the UI remembers the choice."""
+    base = f"http://{host}:{port}/#/experiments"
+    if experiment_id is None:
+        return base
+    if run_id is not None:
+        return f"{base}/{experiment_id}/runs/{run_id}"
+    return f"{base}/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def experiment_id_in_store(db: str | Path, name: str) -> str | None:
+    """The id of experiment ``name`` in a sqlite MLflow store, read without importing mlflow (for `make`)."""
+    import sqlite3
+
+    if not Path(db).is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True) as con:
+            row = con.execute("SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
+                              (name,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m cvpapers.engine.tracking ui-url --pipeline dcff``: the URL `make mlflow-ui` prints."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m cvpapers.engine.tracking")
+    sub = parser.add_subparsers(dest="command", required=True)
+    url = sub.add_parser("ui-url", help="the MLflow UI's runs table of a pipeline's experiment")
+    url.add_argument("--store", default="mlflow.db")
+    url.add_argument("--pipeline", required=True)
+    url.add_argument("--host", default="127.0.0.1")
+    url.add_argument("--port", default="5000")
+    args = parser.parse_args(argv)
+    experiment = experiment_id_in_store(args.store, args.pipeline)
+    if experiment is None:
+        print(f"MLflow UI: {ui_url(args.host, args.port)}  (no runs of '{args.pipeline}' in {args.store} yet)")
+    else:
+        print(f"MLflow UI, runs of '{args.pipeline}': {ui_url(args.host, args.port, experiment)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -98,7 +98,13 @@ def image_cls_loss(score: Tensor, labels: Tensor, enabled: Tensor | bool = True)
     """l_imgcls: mean BCE of ŷ against image labels. On an unlabelled batch the code multiplies it by 0
     when any image has no pseudo-positive class ("ignore hard images"): pass ``enabled`` = all(has_positive)."""
     with _full_precision(score):
-        loss = F.binary_cross_entropy(score.float(), labels.float())
+        s = score.float()
+        # BCE raises on a NaN input ("all elements of input should be between 0 and 1"), naming neither stage
+        # nor step. A diverged score is scored as 0.5 instead and its NaN/inf carried into the loss by
+        # 0·Σŷ (exactly 0 for finite scores, so the loss and its gradients are unchanged), so the training
+        # loop's NaN/inf guard stops the run with the stage and the step.
+        loss = F.binary_cross_entropy(torch.nan_to_num(s, nan=0.5, posinf=1.0, neginf=0.0), labels.float())
+        loss = loss + 0.0 * s.sum()
     return loss * torch.as_tensor(enabled, dtype=loss.dtype, device=loss.device)
 
 
