@@ -90,6 +90,10 @@ class PipelineSetupHook:
             if declaration.preflight is not None:
                 declaration.preflight(validated)
             set_cpu_threads(getattr(validated, "cpu_threads", None))
+        if distributed.is_main_process():  # a read-only data/ is named before any node runs
+            from cvpapers.io.datasets import check_outputs_writable
+
+            check_outputs_writable(catalog, pipeline)
         mlflow_config = getattr(self._context, "mlflow", None)
         if mlflow_config is not None:
             # One experiment per registered pipeline, so the MLflow UI compares runs of one paper;

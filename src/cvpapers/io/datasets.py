@@ -9,10 +9,12 @@ from cvpapers.engine import tracking
 
 
 class _FileDataset(AbstractDataset):
-    def __init__(self, filepath: str, artifact_path: str | None = None, log_artifact: bool = True) -> None:
+    def __init__(self, filepath: str, artifact_path: str | None = None, log_artifact: bool = True, *,
+                 metadata: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
         self._artifact_path = artifact_path
         self._log = log_artifact
+        self.metadata = metadata  # e.g. {"kedro-viz": {"layer": "reporting"}}
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(PurePosixPath(self._filepath)), "artifact_path": self._artifact_path}
@@ -34,8 +36,9 @@ class _FileDataset(AbstractDataset):
 class TorchCheckpointDataset(_FileDataset):
     """A ``torch.save``d object; loaded with ``weights_only=True`` (no pickle code execution)."""
 
-    def __init__(self, filepath: str, artifact_path: str | None = "checkpoints", log_artifact: bool = True) -> None:
-        super().__init__(filepath, artifact_path, log_artifact)
+    def __init__(self, filepath: str, artifact_path: str | None = "checkpoints", log_artifact: bool = True, *,
+                 metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(filepath, artifact_path, log_artifact, metadata=metadata)
 
     def load(self) -> Any:
         from cvpapers.engine.checkpoint import safe_load
@@ -53,9 +56,9 @@ class TableDataset(_FileDataset):
 
     def __init__(
         self, filepath: str, artifact_path: str | None = "tables", log_artifact: bool = True,
-        markdown: bool = True, float_format: str = ".4g",
+        markdown: bool = True, float_format: str = ".4g", *, metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(filepath, artifact_path, log_artifact)
+        super().__init__(filepath, artifact_path, log_artifact, metadata=metadata)
         self._markdown = markdown
         self._float_format = float_format
 
@@ -92,8 +95,9 @@ def to_markdown(df: Any, float_format: str = ".4g") -> str:
 class FigureDataset(_FileDataset):
     """A matplotlib figure saved as PNG (the figure is closed after saving)."""
 
-    def __init__(self, filepath: str, artifact_path: str | None = "plots", log_artifact: bool = True, dpi: int = 120) -> None:
-        super().__init__(filepath, artifact_path, log_artifact)
+    def __init__(self, filepath: str, artifact_path: str | None = "plots", log_artifact: bool = True, dpi: int = 120,
+                 *, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(filepath, artifact_path, log_artifact, metadata=metadata)
         self._dpi = dpi
 
     def load(self) -> Any:
@@ -117,8 +121,8 @@ class NpzDataset(_FileDataset):
     """
 
     def __init__(self, filepath: str, artifact_path: str | None = None, log_artifact: bool = False,
-                 compress: bool = True) -> None:
-        super().__init__(filepath, artifact_path, log_artifact)
+                 compress: bool = True, *, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(filepath, artifact_path, log_artifact, metadata=metadata)
         self._compress = compress
 
     def load(self) -> dict[str, Any]:

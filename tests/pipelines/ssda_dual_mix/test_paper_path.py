@@ -49,11 +49,11 @@ def _out(project: Path, layer: str) -> Path:
 
 def test_image_sets_travel_as_manifests_never_as_pixel_arrays(paper_run: Path) -> None:
     assert not list((paper_run / "data").rglob("*.npz"))
-    reports = _out(paper_run, "08_reporting")
-    source = pd.read_csv(reports / "source_translated_manifest.csv")
+    reports, manifests = _out(paper_run, "08_reporting"), _out(paper_run, "02_intermediate")
+    source = pd.read_csv(manifests / "source_translated_manifest.csv")
     assert len(source) == 6 and {"lab_ref_mean_0", "lab_ref_std_2"} <= set(source.columns)
-    labelled = pd.read_csv(reports / "target_labelled_manifest.csv")
-    unlabelled = pd.read_csv(reports / "target_unlabelled_manifest.csv")
+    labelled = pd.read_csv(manifests / "target_labelled_manifest.csv")
+    unlabelled = pd.read_csv(manifests / "target_unlabelled_manifest.csv")
     assert len(labelled) == 2 and len(unlabelled) == 4 and "label_path" not in unlabelled.columns
     for name in ("prepare_data", "lab", "rl_r1", "sl_r2", "s_r2", "pl_r1"):
         assert json.loads((reports / f"{name}_metrics.json").read_text())["skipped_samples"] == 0.0, name
@@ -62,7 +62,7 @@ def test_image_sets_travel_as_manifests_never_as_pixel_arrays(paper_run: Path) -
 def test_pseudo_labels_are_full_resolution_pngs_listed_for_the_next_round(paper_run: Path) -> None:
     reports = _out(paper_run, "08_reporting")
     for r in (1,):
-        target_set = pd.read_csv(reports / f"target_set_r{r + 1}_manifest.csv")
+        target_set = pd.read_csv(_out(paper_run, "02_intermediate") / f"target_set_r{r + 1}_manifest.csv")
         pseudo = target_set[target_set["is_pseudo"]]
         assert len(target_set) == 6 and len(pseudo) == 4 and set(pseudo["dataset"]) == {"trainid"}
         for path in pseudo["label_path"]:

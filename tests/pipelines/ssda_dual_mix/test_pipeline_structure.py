@@ -50,7 +50,7 @@ def test_the_paper_variants_pass_manifests_and_read_the_real_datasets_first() ->
 
     pipe = DECLARATION.build("ssda_dual_mix_paper")
     assert not any(d.endswith("_arrays") for d in pipe.all_outputs()), "no pixel arrays between nodes"
-    assert "ssda_dual_mix_paper.target_set_r4_manifest_table" in _node(pipe, "round_4.distill_student").inputs
+    assert "ssda_dual_mix_paper.target_set_r4_manifest" in _node(pipe, "round_4.distill_student").inputs
     assert _node(pipe, "prepare_data").inputs == ["params:ssda_dual_mix"]
     assert not any(n.name.startswith("da_benchmark.") for n in pipe.nodes), "no generated benchmark"
     assert len({n.name for n in pipe.nodes if n.name.startswith("round_")}) == 4 * 6 - 2

@@ -6,7 +6,7 @@ ensemble → student distilled from both → BDL pseudo labels → next round's 
 Datasets are named after the registered pipeline (``ssda_dual_mix_paper.student_r4_checkpoint``), so variants
 never overwrite each other; nodes that train get that name too (their resume checkpoints live under it).
 
-``streaming`` (the paper variants): image sets travel as manifests (``<name>_manifest_table``, CSV) instead of
+``streaming`` (the paper variants): image sets travel as manifests (``<name>_manifest``, CSV) instead of
 in-memory arrays (``<name>_arrays``, ``.npz``), ``prepare_data`` reads the real datasets instead of the shared
 benchmark, and every node reads its samples lazily (:mod:`.sets`).
 """
@@ -85,7 +85,7 @@ def _data(D: str, kind: str, streaming: bool) -> list:
 
 def create_pipeline(name: str = "ssda_dual_mix", rounds: int = 2, streaming: bool = False) -> Pipeline:
     D = name  # datasets (and the train-state folder of the nodes that train) are named after it
-    kind = "manifest_table" if streaming else "arrays"
+    kind = "manifest" if streaming else "arrays"
     data = _data(D, kind, streaming)
     baselines = [
         node(_bind(nodes.train_target_only, pipeline=D), [f"{D}.target_labelled_{kind}", f"{D}.target_val_{kind}", P],
