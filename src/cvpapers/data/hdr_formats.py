@@ -2,8 +2,21 @@
 
 Spec: ``papers/fhdrnet.md`` §10 (layouts) and §11 (pitfalls). The writers export synthetic scenes from
 :func:`cvpapers.data.hdr_scenes.make_scenes` in the real layouts; they are the fixture writers of the reader
-tests, so the readers are exercised on the same byte formats as the real downloads. The readers return the
-same keys as ``make_scenes`` (plus ``names``), so the pipelines treat real and synthetic scenes alike.
+tests and of ``benchmarks/scale_fhdrnet.py``, so the readers are exercised on the same byte formats as the
+real downloads.
+
+A dataset is read in two steps, so that no split is ever held in memory at once:
+
+- **Manifest** (:func:`kalantari_manifest`, :func:`raw_manifest`): one row per scene folder — the three
+  exposure files, the ground truth, the exposures (stops, or EXIF ratios for RAW), the image size — built
+  from directory listings, the small text files and the image *headers* only. It is the preflight: a missing
+  file, a TIFF whose image data lies past its end, a Radiance file whose run-length scanlines stop short, a
+  RAW mosaic of the wrong byte count, exposures and ground truth of different sizes — each is a
+  :class:`~cvpapers.data.decode.BadSampleError` naming the file and the problem, returned beside the good
+  rows so the caller can stop (``on_bad_sample: error``) or drop and count the scene (``skip``).
+- **Scene** (:func:`read_kalantari_scene`, :func:`read_raw_scene`): one manifest row → the arrays of
+  ``make_scenes`` for one scene (``ldr`` (3, H, W, C), ``exposure`` (3,), ``hdr`` (H, W, C), ``mask``), decoded
+  strictly (:mod:`cvpapers.data.decode`): a truncated or corrupt file is a ``BadSampleError`` naming it.
 
 Why it is built like this:
 
@@ -11,8 +24,8 @@ Why it is built like this:
   (stops) and ``HDRImg.hdr`` (Radiance RGBE). LDRs are read *unchanged* — 16-bit / 65535 — for training and
   testing alike (the official training reads them as 8-bit, §11). The official download groups test scenes
   (``Test/PAPER/<scene>``, ``Test/EXTRA/<scene>``), so one level of grouping is recursed; the group stays in
-  the scene name (``PAPER/<scene>``). Sizes are never hard-coded but must agree within a split (the arrays
-  are stacked); a mismatch fails naming the scene.
+  the scene name (``Test/PAPER/<scene>``). Sizes are never hard-coded (scenes are read one at a time, so a
+  split may even mix sizes).
 - **RAW.** Headerless little-endian mosaics: ``im{1,2,3}.raw`` uint16 14-bit counts, ``gt.raw`` float32,
   ``im{1,2,3}.txt`` EXIF JSON; ``test.lst`` names the test scenes and every other scene folder is training.
   Headerless files carry no size, so the mosaic height/width are parameters (the official code hard-codes
@@ -24,16 +37,20 @@ Why it is built like this:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
+import pandas as pd
 
+from cvpapers.data.decode import BadSampleError, decode_image, read_bytes
 from cvpapers.data.hdr_scenes import exif_ratio, pack_rggb, unpack_rggb
 
-__all__ = ["read_kalantari", "read_raw_dataset", "write_kalantari", "write_raw_dataset"]
+__all__ = ["KALANTARI_LAYOUT", "RAW_LAYOUT", "kalantari_manifest", "radiance_size", "raw_manifest",
+           "read_kalantari_scene", "read_raw_scene", "tiff_size", "write_kalantari", "write_raw_dataset"]
 
 KALANTARI_LAYOUT = (
     "<root>/<subdir>/<scene>/ (or <root>/<subdir>/<group>/<scene>/) holding three *.tif LDRs sorted "
@@ -45,6 +62,92 @@ RAW_LAYOUT = (
 )
 _TIF_SUFFIXES = (".tif", ".tiff")
 _HDR_NAME = "HDRImg.hdr"
+FRAMES = ("ldr_1", "ldr_2", "ldr_3")
+EXPOSURES = ("exposure_1", "exposure_2", "exposure_3")
+
+
+# ------------------------------------------------------------------------------------------------
+# headers (the preflight reads these, never the pixels)
+# ------------------------------------------------------------------------------------------------
+
+
+def tiff_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) from a TIFF's header, after checking that every strip (or tile) of image data the
+    header points to lies inside the file: a file cut short while being copied fails here, not mid-run."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise BadSampleError(path, "empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's "corrupt EXIF" warning: the error below says it better
+            im = Image.open(path)
+        with im:
+            if im.format != "TIFF":
+                raise BadSampleError(path, f"is a {im.format} file, not a TIFF")
+            width, height = im.size
+            tags = im.tag_v2
+            offsets, counts = tags.get(273) or tags.get(324), tags.get(279) or tags.get(325)
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise BadSampleError(path, f"its TIFF header does not read ({err}): truncated or not a TIFF") from None
+    if offsets and counts:
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        end = max(int(o) + int(c) for o, c in zip(offsets, counts, strict=False))
+        if end > size:
+            raise BadSampleError(path, f"truncated: its image data ends at byte {end} but the file has {size} bytes")
+    return height, width
+
+
+def radiance_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) from a Radiance RGBE header, after checking that the file holds every scanline its
+    header announces: the run-length scanlines OpenCV, MATLAB and Radiance write are walked (run headers
+    only, no pixel is decoded), so a file cut short is found before any training; other encodings are left
+    to the decoder."""
+    path = Path(path)
+    data = read_bytes(path)
+    if not data.startswith(b"#?"):
+        raise BadSampleError(path, "not a Radiance HDR file (no '#?RADIANCE' signature)")
+    blank = data.find(b"\n\n", 0, 65536)
+    line_end = data.find(b"\n", blank + 2, 65536) if blank >= 0 else -1
+    fields = data[blank + 2:line_end].split() if line_end >= 0 else []
+    if len(fields) != 4 or fields[0] not in (b"-Y", b"+Y") or fields[2] not in (b"+X", b"-X"):
+        raise BadSampleError(path, "truncated or unsupported Radiance header (no '-Y <height> +X <width>' line)")
+    height, width = int(fields[1]), int(fields[3])
+    problem = _rle_problem(data, line_end + 1, height, width)
+    if problem:
+        raise BadSampleError(path, problem)
+    return height, width
+
+
+def _rle_problem(data: bytes, pos: int, height: int, width: int) -> str:
+    """Why the new-style run-length scanlines from ``pos`` are incomplete or corrupt ('' when they are whole)."""
+    n = len(data)
+    for y in range(height):
+        if pos + 4 > n:
+            return f"truncated: the pixel data ends in scanline {y} of {height}"
+        if data[pos:pos + 2] != b"\x02\x02" or (data[pos + 2] << 8 | data[pos + 3]) != width:
+            return "" if y == 0 else f"corrupt: scanline {y} of {height} has no run-length header"
+        pos += 4
+        for _ in range(4):  # R, G, B, E planes
+            x = 0
+            while x < width:
+                if pos >= n:
+                    return f"truncated: the pixel data ends in scanline {y} of {height}"
+                count = data[pos]
+                if count > 128:
+                    x, pos = x + count - 128, pos + 2
+                elif count:
+                    x, pos = x + count, pos + 1 + count
+                else:
+                    return f"corrupt: an empty run in scanline {y} of {height}"
+            if x != width:
+                return f"corrupt: scanline {y} of {height} overruns its {width} pixels"
+    return f"truncated: the pixel data ends in scanline {height - 1} of {height}" if pos > n else ""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -89,7 +192,9 @@ def write_kalantari(root: str | Path, subdir: str, scenes: dict[str, np.ndarray]
 
 
 def _is_kalantari_scene(folder: Path) -> bool:
-    return any(p.suffix.lower() in _TIF_SUFFIXES for p in folder.iterdir() if p.is_file())
+    """A scene folder holds exposures, ``exposure.txt`` or a ``.hdr`` (a folder of folders is a group)."""
+    return any(p.suffix.lower() in (*_TIF_SUFFIXES, ".hdr") or p.name == "exposure.txt"
+               for p in folder.iterdir() if p.is_file())
 
 
 def _kalantari_scene_dirs(base: Path) -> list[tuple[str, Path]]:
@@ -105,58 +210,47 @@ def _kalantari_scene_dirs(base: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _read_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f"OpenCV could not read {path}")
-    return img
+def _read_stops(path: Path) -> list[float]:
+    if not path.is_file():
+        raise BadSampleError(path, f"file not found; expected layout: {KALANTARI_LAYOUT}")
+    try:
+        stops = [float(v) for v in path.read_text().split()]
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadSampleError(path, f"must hold 3 numbers (exposure bias in stops): {err}") from None
+    if len(stops) != 3:
+        raise BadSampleError(path, f"must hold 3 exposure values (stops), found {stops}")
+    return stops
 
 
-def _read_kalantari_scene(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _kalantari_row(name: str, folder: Path) -> dict:
+    """One scene's manifest row from its listing, ``exposure.txt`` and the image headers."""
     tifs = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _TIF_SUFFIXES)
     if len(tifs) != 3:
-        raise ValueError(f"{folder} must hold exactly 3 TIFF exposures (short, medium, long), found "
-                         f"{[p.name for p in tifs]}; expected layout: {KALANTARI_LAYOUT}")
-    frames = []
-    for p in tifs:
-        img = _read_image(p)
-        if img.ndim != 3 or img.shape[2] not in (3, 4):
-            raise ValueError(f"{p} must be a 3-channel image, got shape {img.shape}")
-        scale = {np.dtype(np.uint16): 65535.0, np.dtype(np.uint8): 255.0}.get(img.dtype)
-        if scale is None:
-            raise ValueError(f"{p}: expected a 16-bit (or 8-bit) TIFF, got dtype {img.dtype}")
-        frames.append(img[..., 2::-1].astype(np.float32) / scale)  # BGR(A) → RGB
-    exp_path = folder / "exposure.txt"
-    if not exp_path.is_file():
-        raise FileNotFoundError(f"missing {exp_path}; expected layout: {KALANTARI_LAYOUT}")
-    try:
-        stops = np.array([float(v) for v in exp_path.read_text().split()], dtype=np.float32)
-    except ValueError as err:
-        raise ValueError(f"{exp_path} must hold 3 numbers (exposure bias in stops): {err}") from None
-    if stops.shape != (3,):
-        raise ValueError(f"{exp_path} must hold 3 exposure values (stops), found {stops.tolist()}")
-    hdr_path = folder / _HDR_NAME
-    if not hdr_path.is_file():
+        raise BadSampleError(folder, f"must hold exactly 3 TIFF exposures (short, medium, long), found "
+                                     f"{[p.name for p in tifs]}; expected layout: {KALANTARI_LAYOUT}")
+    stops = _read_stops(folder / "exposure.txt")
+    hdr = folder / _HDR_NAME
+    if not hdr.is_file():
         others = sorted(folder.glob("*.hdr"))
         if len(others) != 1:
-            raise FileNotFoundError(f"missing {hdr_path}; expected layout: {KALANTARI_LAYOUT}")
-        hdr_path = others[0]
-    hdr = _read_image(hdr_path)
-    if hdr.ndim != 3 or hdr.shape[2] != 3:
-        raise ValueError(f"{hdr_path} must be a 3-channel Radiance HDR image, got shape {hdr.shape}")
-    hdr = hdr[..., ::-1].astype(np.float32)
-    shapes = {p.name: f.shape[:2] for p, f in zip(tifs, frames, strict=True)} | {hdr_path.name: hdr.shape[:2]}
-    if len(set(shapes.values())) != 1:
-        raise ValueError(f"{folder}: exposures and HDR differ in size: {shapes}")
-    return np.stack(frames), stops, hdr
+            raise BadSampleError(hdr, f"file not found; expected layout: {KALANTARI_LAYOUT}")
+        hdr = others[0]
+    sizes = {p: tiff_size(p) for p in tifs} | {hdr: radiance_size(hdr)}
+    if len(set(sizes.values())) != 1:
+        listed = ", ".join(f"{p.name} {h}×{w}" for p, (h, w) in sizes.items())
+        raise BadSampleError(folder, f"exposures and ground truth differ in size (height×width): {listed}")
+    height, width = sizes[hdr]
+    return {"name": name, "folder": str(folder), **{f: str(p) for f, p in zip(FRAMES, tifs, strict=True)},
+            "hdr": str(hdr), **dict(zip(EXPOSURES, stops, strict=True)), "height": height, "width": width}
 
 
-def read_kalantari(root: str | Path, subdir: str) -> dict:
-    """Read one split (``Training`` / ``Test``) of the Kalantari dataset in its official layout (§10).
+def kalantari_manifest(root: str | Path, subdir: str) -> tuple[pd.DataFrame, list[BadSampleError]]:
+    """The scenes of one split (``Training`` / ``Test``) of the Kalantari dataset in its official layout (§10).
 
-    Returns ``ldr`` float32 ``(N, 3, H, W, 3)`` (16-bit TIFF / 65535, RGB), ``exposure`` float32 ``(N, 3)``
-    stops, ``hdr`` float32 ``(N, H, W, 3)``, ``mask`` all False (the real data has no motion mask) and
-    ``names`` (list of scene names, ``group/scene`` when grouped).
+    Returns the manifest — ``name`` (``<subdir>/<scene>``, ``<subdir>/<group>/<scene>`` when grouped),
+    ``folder``, ``ldr_1..3`` (TIFF paths, short → long), ``hdr``, ``exposure_1..3`` (stops), ``height``,
+    ``width`` — and the scenes that failed the preflight (their files are named in the errors). A missing
+    split folder, or one without any scene, raises ``FileNotFoundError`` with the expected layout.
     """
     base = Path(root) / subdir
     if not base.is_dir():
@@ -165,19 +259,42 @@ def read_kalantari(root: str | Path, subdir: str) -> dict:
     if not scene_dirs:
         raise FileNotFoundError(f"no scene folders with *.tif exposures under {base}; "
                                 f"expected layout: {KALANTARI_LAYOUT}")
-    ldrs, stops, hdrs, names = [], [], [], []
+    rows, bad = [], []
     for name, folder in scene_dirs:
-        ldr, e, hdr = _read_kalantari_scene(folder)
-        if ldrs and hdr.shape != hdrs[0].shape:
-            raise ValueError(f"scene {name!r} in {base} is {hdr.shape[0]}×{hdr.shape[1]} but {names[0]!r} is "
-                             f"{hdrs[0].shape[0]}×{hdrs[0].shape[1]}; all scenes of a split must share one size")
-        ldrs.append(ldr)
-        stops.append(e)
-        hdrs.append(hdr)
-        names.append(name)
-    hdr_arr = np.stack(hdrs)
-    return {"ldr": np.stack(ldrs), "exposure": np.stack(stops), "hdr": hdr_arr,
-            "mask": np.zeros(hdr_arr.shape[:3], dtype=bool), "names": names}
+        try:
+            rows.append(_kalantari_row(f"{subdir}/{name}", folder))
+        except BadSampleError as err:
+            bad.append(err)
+    return pd.DataFrame(rows, columns=["name", "folder", *FRAMES, "hdr", *EXPOSURES, "height", "width"]), bad
+
+
+def _check_size(path: str, img: np.ndarray, row: Mapping) -> None:
+    if img.shape[:2] != (int(row["height"]), int(row["width"])):
+        raise BadSampleError(path, f"is {img.shape[0]}×{img.shape[1]} but the manifest lists its scene as "
+                                   f"{int(row['height'])}×{int(row['width'])} (height×width); was it replaced?")
+
+
+def read_kalantari_scene(row: Mapping) -> dict[str, np.ndarray]:
+    """One scene of a :func:`kalantari_manifest` row, decoded strictly: ``ldr`` float32 (3, H, W, 3) (16-bit
+    TIFF / 65535, RGB), ``exposure`` float32 (3,) stops, ``hdr`` float32 (H, W, 3), ``mask`` all False (the
+    real data has no motion mask)."""
+    frames = []
+    for key in FRAMES:
+        path = row[key]
+        img = decode_image(path, unchanged=True)  # RGB(A), stored depth
+        if img.ndim != 3 or img.shape[2] not in (3, 4):
+            raise BadSampleError(path, f"must be a 3-channel image, got shape {img.shape}")
+        scale = {np.dtype(np.uint16): 65535.0, np.dtype(np.uint8): 255.0}.get(img.dtype)
+        if scale is None:
+            raise BadSampleError(path, f"expected a 16-bit (or 8-bit) TIFF, got dtype {img.dtype}")
+        _check_size(path, img, row)
+        frames.append(img[..., :3].astype(np.float32) / scale)
+    hdr = decode_image(row["hdr"], unchanged=True)
+    if hdr.ndim != 3 or hdr.shape[2] != 3 or hdr.dtype != np.float32:
+        raise BadSampleError(row["hdr"], f"must be a 3-channel Radiance HDR image, got {hdr.dtype} {hdr.shape}")
+    _check_size(row["hdr"], hdr, row)
+    return {"ldr": np.stack(frames), "exposure": np.array([row[e] for e in EXPOSURES], dtype=np.float32),
+            "hdr": hdr, "mask": np.zeros(hdr.shape[:2], dtype=bool)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,35 +339,62 @@ def write_raw_dataset(root: str | Path, scenes: dict[str, np.ndarray], names: Se
     return folders
 
 
-def _read_mosaic(path: Path, height: int, width: int, dtype: str) -> np.ndarray:
+def _mosaic_bytes(path: Path, height: int, width: int, dtype: str) -> None:
+    """The byte count of a headerless mosaic, from ``stat`` alone."""
     if not path.is_file():
-        raise FileNotFoundError(f"missing {path}; expected layout: {RAW_LAYOUT}")
+        raise BadSampleError(path, f"file not found; expected layout: {RAW_LAYOUT}")
     expected = height * width * np.dtype(dtype).itemsize
     size = path.stat().st_size
     if size != expected:
-        raise ValueError(f"{path} has {size} bytes but a {height}×{width} {np.dtype(dtype).name} mosaic needs "
-                         f"{expected}; pass the mosaic height/width (the official data is 3464×5216)")
-    return np.fromfile(path, dtype=dtype).reshape(height, width)
+        raise BadSampleError(path, f"has {size} bytes but a {height}×{width} {np.dtype(dtype).name} mosaic needs "
+                                   f"{expected}; pass the mosaic height/width (the official data is 3464×5216)")
+
+
+def _read_mosaic(path: str, height: int, width: int, dtype: str) -> np.ndarray:
+    data = read_bytes(path)
+    expected = height * width * np.dtype(dtype).itemsize
+    if len(data) != expected:
+        raise BadSampleError(path, f"has {len(data)} bytes but a {height}×{width} {np.dtype(dtype).name} mosaic "
+                                   f"needs {expected} (truncated, or not this dataset's mosaic size)")
+    return np.frombuffer(data, dtype=dtype).reshape(height, width)
 
 
 def _read_exif(path: Path) -> tuple[float, float, float]:
     if not path.is_file():
-        raise FileNotFoundError(f"missing {path}; expected layout: {RAW_LAYOUT}")
-    exif = json.loads(path.read_text())
+        raise BadSampleError(path, f"file not found; expected layout: {RAW_LAYOUT}")
     try:
+        exif = json.loads(path.read_text())
         return float(exif["iso"]), float(exif["exposure"]), float(exif["aperture"])
     except KeyError as err:
-        raise ValueError(f"{path} must hold JSON keys 'iso', 'exposure', 'aperture'; missing {err}") from None
+        raise BadSampleError(path, f"must hold JSON keys 'iso', 'exposure', 'aperture'; missing {err}") from None
+    except (ValueError, TypeError, UnicodeDecodeError) as err:
+        raise BadSampleError(path, f"is not EXIF JSON with numbers for iso/exposure/aperture ({err})") from None
 
 
-def read_raw_dataset(root: str | Path, height: int, width: int, split: Literal["train", "test"],
-                     raw_bits: int = 14, test_list: str | Path | None = None) -> dict:
-    """Read one split of the paper's RAW dataset (§10); ``height``×``width`` is the mosaic size.
+def _raw_row(root: Path, name: str, height: int, width: int, listed_in: Path | None) -> dict:
+    folder = root / name
+    if not folder.is_dir():
+        raise BadSampleError(folder, f"scene listed in {listed_in} has no folder")
+    frames = [folder / f"im{i}.raw" for i in (1, 2, 3)]
+    for path in frames:
+        _mosaic_bytes(path, height, width, "<u2")
+    _mosaic_bytes(folder / "gt.raw", height, width, "<f4")
+    exif = np.array([_read_exif(folder / f"im{i}.txt") for i in (1, 2, 3)])  # (3 frames, iso/time/aperture)
+    ratio = exif_ratio(exif[:, 0], exif[:, 1], exif[:, 2])
+    return {"name": name, "folder": str(folder), **{f: str(p) for f, p in zip(FRAMES, frames, strict=True)},
+            "hdr": str(folder / "gt.raw"), **{e: float(r) for e, r in zip(EXPOSURES, ratio, strict=True)},
+            **{f"{k}_{i + 1}": float(exif[i, j]) for j, k in enumerate(("iso", "time", "aperture")) for i in range(3)},
+            "height": height // 2, "width": width // 2}
+
+
+def raw_manifest(root: str | Path, height: int, width: int, split: Literal["train", "test"],
+                 test_list: str | Path | None = None) -> tuple[pd.DataFrame, list[BadSampleError]]:
+    """The scenes of one split of the paper's RAW dataset (§10); ``height``×``width`` is the mosaic size.
 
     ``test`` = the scenes named in ``test_list`` (default ``<root>/test.lst``), in that order; ``train`` = every
-    other scene folder, sorted. Returns the RAW keys of ``make_scenes`` (``ldr`` packed counts / (2^bits − 1),
-    ``exposure`` = EXIF ratios to frame 1, ``hdr`` packed GT, ``mask`` all False, ``iso``/``time``/``aperture``)
-    plus ``names``.
+    other scene folder, sorted. Returns the manifest — ``name``, ``folder``, ``ldr_1..3``, ``hdr`` (``gt.raw``),
+    ``exposure_1..3`` (EXIF ratios to frame 1), ``iso_i``/``time_i``/``aperture_i``, ``height``/``width`` of
+    the packed planes (half the mosaic's) — and the scenes that failed the preflight (byte counts, EXIF).
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -265,27 +409,30 @@ def read_raw_dataset(root: str | Path, height: int, width: int, split: Literal["
     test_names = [line.strip() for line in lst.read_text().splitlines() if line.strip()]
     if split == "test":
         names = test_names
-        absent = [t for t in names if not (root / t).is_dir()]
-        if absent:
-            raise FileNotFoundError(f"test scenes {absent} listed in {lst} have no folder under {root}")
     else:
-        # Scene folders are those holding any of the mosaics (a half-copied scene then fails loudly below).
+        # Scene folders are those holding any of the mosaics (a half-copied scene then fails its preflight).
         names = sorted(p.name for p in root.iterdir()
                        if p.is_dir() and p.name not in set(test_names)
                        and any((p / f).is_file() for f in ("im1.raw", "im2.raw", "im3.raw", "gt.raw")))
     if not names:
         raise FileNotFoundError(f"no {split} scenes under {root}; expected layout: {RAW_LAYOUT}")
+    rows, bad = [], []
+    for name in names:
+        try:
+            rows.append(_raw_row(root, name, height, width, lst))
+        except BadSampleError as err:
+            bad.append(err)
+    return pd.DataFrame(rows), bad
+
+
+def read_raw_scene(row: Mapping, raw_bits: int = 14) -> dict[str, np.ndarray]:
+    """One scene of a :func:`raw_manifest` row: ``ldr`` float32 packed (3, h, w, 4) counts / (2^bits − 1),
+    ``exposure`` float32 (3,) EXIF ratios, ``hdr`` packed float32 (h, w, 4), ``mask`` all False. A mosaic of
+    the wrong byte count (truncated) is a ``BadSampleError`` naming it."""
     levels = float(2**raw_bits - 1)
-    n, h, w = len(names), height // 2, width // 2
-    out = {"ldr": np.empty((n, 3, h, w, 4), np.float32), "hdr": np.empty((n, h, w, 4), np.float32),
-           "iso": np.empty((n, 3)), "time": np.empty((n, 3)), "aperture": np.empty((n, 3))}
-    for k, name in enumerate(names):
-        folder = root / name
-        for i in range(3):
-            counts = _read_mosaic(folder / f"im{i + 1}.raw", height, width, "<u2")
-            out["ldr"][k, i] = pack_rggb(counts.astype(np.float32) / levels)
-            out["iso"][k, i], out["time"][k, i], out["aperture"][k, i] = _read_exif(folder / f"im{i + 1}.txt")
-        out["hdr"][k] = pack_rggb(_read_mosaic(folder / "gt.raw", height, width, "<f4"))
-    out["exposure"] = exif_ratio(out["iso"], out["time"], out["aperture"]).astype(np.float32)
-    out["mask"] = np.zeros((n, h, w), dtype=bool)
-    return {**out, "names": names}
+    height, width = 2 * int(row["height"]), 2 * int(row["width"])
+    ldr = np.stack([pack_rggb(_read_mosaic(row[f], height, width, "<u2").astype(np.float32) / levels)
+                    for f in FRAMES])
+    hdr = pack_rggb(_read_mosaic(row["hdr"], height, width, "<f4")).astype(np.float32)
+    return {"ldr": ldr, "exposure": np.array([row[e] for e in EXPOSURES], dtype=np.float32),
+            "hdr": hdr, "mask": np.zeros(hdr.shape[:2], dtype=bool)}

@@ -10,7 +10,9 @@ from tests.conftest import REPO
 
 
 def test_base_file_equals_schema_defaults_and_envs_are_valid() -> None:
-    base = yaml.safe_load((REPO / "conf/base/parameters_fhdrnet.yml").read_text())["fhdrnet"]
+    from tests.conftest import conf_parameters
+
+    base = conf_parameters("fhdrnet")  # as Kedro resolves it (checkpoint_dir reads conf/base/globals.yml)
     assert DECLARATION.validate(base) == FhdrnetParams()
     for env in ("smoke", "paper"):
         over = yaml.safe_load((REPO / f"conf/{env}/parameters_fhdrnet.yml").read_text())["fhdrnet"]

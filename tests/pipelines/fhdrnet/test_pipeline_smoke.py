@@ -17,7 +17,7 @@ def smoke_runs(smoke_project) -> Path:
 
 @pytest.mark.parametrize("name", ["fhdrnet", "fhdrnet_raw"])
 def test_both_domains_write_table_samples_and_finite_claims(smoke_runs: Path, name: str) -> None:
-    rep = smoke_runs / "data/08_reporting" / name
+    rep = smoke_runs / "data/08_reporting" / name / "smoke"
     for f in ("results.csv", "results.md", "samples.png", "scenes_montage.png", "claims_metrics.json"):
         assert (rep / f).is_file(), f
     table = pd.read_csv(rep / "results.csv")
@@ -36,13 +36,13 @@ def test_both_domains_write_table_samples_and_finite_claims(smoke_runs: Path, na
 def test_raw_pipeline_trains_four_channel_models_in_its_own_folders(smoke_runs: Path) -> None:
     from cvpapers.engine.checkpoint import rebuild_model, safe_load
 
-    ckpt = safe_load(smoke_runs / "data/06_models/fhdrnet_raw/fhdrnet.pt")
+    ckpt = safe_load(smoke_runs / "data/06_models/fhdrnet_raw/smoke/fhdrnet.pt")
     assert ckpt["config"]["in_channels"] == 8 and ckpt["config"]["out_channels"] == 4
     assert ckpt["config"]["head"] == "softplus"
     assert ckpt["builder"] == "cvpapers.pipelines.fhdrnet.networks:build_hdr_model"
     assert rebuild_model(ckpt).high_freq
-    assert (smoke_runs / "data/06_models/fhdrnet_raw/train_state/raw_fhdrnet.pt").is_file()
-    assert (smoke_runs / "data/06_models/fhdrnet/train_state/rgb_fhdrnet.pt").is_file()
+    assert (smoke_runs / "data/06_models/fhdrnet_raw/smoke/train_state/raw_fhdrnet.pt").is_file()
+    assert (smoke_runs / "data/06_models/fhdrnet/smoke/train_state/rgb_fhdrnet.pt").is_file()
 
 
 def test_each_domain_has_its_own_experiment_with_a_child_per_node(smoke_runs: Path) -> None:

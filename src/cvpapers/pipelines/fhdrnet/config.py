@@ -23,6 +23,8 @@ class DataConfig(StrictModel):
     raw_height: int = Field(3464, ge=16)      # RAW mosaic size (the official code hard-codes 3464×5216)
     raw_width: int = Field(5216, ge=16)
     val_fraction: float = Field(0.1, gt=0, lt=1)
+    workers: int = Field(0, ge=0)             # DataLoader worker processes reading real scenes (paper: 4)
+    on_bad_sample: Literal["error", "skip"] = "error"   # a real scene that fails its preflight or decoding
     # The embedded generator (gamma and raw_bits also describe real data).
     image_size: int = Field(64, ge=16)
     n_train: int = Field(96, ge=2)

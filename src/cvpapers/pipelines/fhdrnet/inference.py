@@ -11,9 +11,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["forward_frames", "predict"]
+__all__ = ["MULTIPLE", "forward_frames", "padded_size", "predict"]
 
 MULTIPLE = 8  # three Haar levels
+
+
+def padded_size(h: int, w: int) -> tuple[int, int]:
+    """The size :func:`predict` runs the network at: ``h``, ``w`` rounded up to multiples of 8."""
+    return h + -h % MULTIPLE, w + -w % MULTIPLE
 
 
 def forward_frames(model: nn.Module, x: Tensor) -> Tensor:
@@ -21,9 +26,10 @@ def forward_frames(model: nn.Module, x: Tensor) -> Tensor:
     return model(x[:, 0], x[:, 1], x[:, 2])
 
 
-def predict(model: nn.Module, x: np.ndarray, device: torch.device, batch: int) -> Tensor:
-    """Outputs (N×Cout×H×W, float32 on the CPU) for stacked frames ``x`` (N×3×Cin×H×W), ``batch`` at a time;
-    sizes not divisible by 8 are reflect-padded (split evenly on both sides) and the output cropped back."""
+def predict(model: nn.Module, x: np.ndarray | Tensor, device: torch.device, batch: int) -> Tensor:
+    """Outputs (N×Cout×H×W, float32 on the CPU) for stacked frames ``x`` (N×3×Cin×H×W, an array or a tensor),
+    ``batch`` at a time; sizes not divisible by 8 are reflect-padded (split evenly on both sides) and the
+    output cropped back."""
     from cvpapers.engine.device import autocast
 
     model.eval()
@@ -32,7 +38,7 @@ def predict(model: nn.Module, x: np.ndarray, device: torch.device, batch: int) -
     pad_h, pad_w = -h % MULTIPLE, -w % MULTIPLE
     with torch.inference_mode(), autocast(device):
         for s in range(0, len(x), batch):
-            xb = torch.from_numpy(x[s:s + batch]).to(device)
+            xb = torch.as_tensor(x[s:s + batch]).to(device)
             if pad_h or pad_w:
                 n, f, c = xb.shape[:3]
                 xb = torch.nn.functional.pad(xb.reshape(n, f * c, h, w), (pad_w // 2, pad_w - pad_w // 2,

@@ -4,14 +4,21 @@ loss, Adam at a constant lr, the same batches in the same order, and the best-va
 Batches: scenes drawn uniformly, each with its own crop window and its own dihedral transform (official
 code: with p = 0.5 a vertical or horizontal flip, then rot90 by k ∈ {0..3}), applied identically to its
 three frames and its ground truth. A batch depends only on the generator it is drawn with, so a resumed
-stage replays exactly the batches it would have seen.
+stage replays exactly the batches it would have seen. Two sources behind the loop's batch-source interface:
+
+- :func:`in_memory` (the embedded benchmark): vectorised draws from the input arrays (:func:`batch_sampler`),
+  validation on the in-memory validation set;
+- :func:`streamed` (real data): a :class:`~cvpapers.data.streaming.StreamingBatches` over the training
+  scenes on disk — the same per-iteration generator picks the scenes, each sample is read, cropped and
+  augmented by its own seeded transform (:class:`~cvpapers.pipelines.fhdrnet.streams.TrainingCrop`) in
+  DataLoader workers — and validation one full-size scene at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -21,10 +28,19 @@ from cvpapers.pipelines.fhdrnet.config import TrainConfig
 from cvpapers.pipelines.fhdrnet.inference import forward_frames, predict
 from cvpapers.pipelines.fhdrnet.loss import mu_sobel_loss
 
-__all__ = ["batch_sampler", "dihedral", "fit_network"]
+__all__ = ["TrainingData", "batch_sampler", "dihedral", "fit_network", "in_memory", "streamed"]
 
 Arrays = dict[str, np.ndarray]
 Draw = Callable[[torch.Generator], tuple[Tensor, Tensor]]
+
+
+class TrainingData(NamedTuple):
+    """What :func:`fit_network` trains on: ``batches`` — an in-memory draw, or (``streaming``) a factory
+    ``(iters_per_chunk, seed) -> batch source`` — and ``evaluate(model) -> {"val_psnr_mu": …}``."""
+
+    batches: Any
+    evaluate: Callable[[nn.Module], dict[str, float]]
+    streaming: bool = False
 
 
 def batch_sampler(train: Arrays, batch: int, augment: str, crop: int | None) -> Draw:
@@ -68,31 +84,72 @@ def dihedral(x: Tensor, y: Tensor, flip: Tensor, vertical: Tensor, k: Tensor) ->
     return x, y
 
 
-def fit_network(model: nn.Module, train: Arrays, val: Arrays, t: TrainConfig, *, stage: str, device: torch.device,
-                seed: int, checkpoint_path: str | Path, resume: bool, fingerprint: dict[str, Any],
-                ) -> tuple[nn.Module, dict[str, float]]:
-    """Train ``model`` for ``t.iters`` iterations (validation PSNR-μ every ``t.eval_every``) and load its best
-    validation weights, as the official code keeps. Batches come from ``seed``: every network given the same
-    seed sees the same batches in the same order. Returns the model and its training summary."""
-    from cvpapers.engine.iterative import train_iterations
+def in_memory(train: Arrays, val: Arrays, t: TrainConfig, device: torch.device) -> TrainingData:
+    """The embedded benchmark's source: vectorised draws from ``train``, validation on the arrays of ``val``."""
     from cvpapers.metrics.hdr import hdr_metrics
-
-    def step(m: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        x, y = batch
-        loss, parts = mu_sobel_loss(forward_frames(m, x).float(), y, t.mu, t.sobel_weight)
-        return loss, {"loss": loss.item(), **parts, "n": 1}
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         pred = predict(m, val["x"], device, t.eval_batch_size)
         psnr = hdr_metrics(pred, torch.from_numpy(val["y"]), None, t.mu)["psnr_mu"]
         return {"val_psnr_mu": float(psnr.mean())}
 
-    result = train_iterations(
-        model, batch_sampler(train, t.batch_size, t.augment, t.crop), step, stage=stage, iters=t.iters,
-        eval_every=t.eval_every, lr=t.lr, device=device, seed=seed, optimizer="adam", schedule="constant",
-        evaluate=evaluate, checkpoint_path=checkpoint_path, resume=resume, track_best="val_psnr_mu",
-        fingerprint=fingerprint, log_prefix="",
-    )
+    return TrainingData(batch_sampler(train, t.batch_size, t.augment, t.crop), evaluate)
+
+
+def streamed(train_set: Any, val_set: Any, t: TrainConfig, device: torch.device, workers: int,
+             skips: Any) -> TrainingData:
+    """The file-backed source: ``train_set`` (a ManifestDataset yielding ``x``/``y`` crops) through
+    StreamingBatches, ``batch_size`` scenes drawn uniformly per iteration; validation streams ``val_set``
+    (full-size inputs) one scene at a time. Bad samples are handled by the datasets and counted in ``skips``."""
+    from cvpapers.data.streaming import StreamingBatches, stream
+    from cvpapers.metrics.hdr import mu_law, psnr
+
+    n = len(train_set)
+
+    def pick(g: torch.Generator) -> Tensor:
+        return torch.randint(0, n, (t.batch_size,), generator=g)
+
+    def source(chunk: int, seed: int) -> StreamingBatches:
+        return StreamingBatches([(train_set, pick)], chunk, seed, workers, prepare=_xy, skips=skips)
+
+    def evaluate(m: nn.Module) -> dict[str, float]:  # PSNR-μ alone (as hdr_metrics computes it): no full-size SSIM
+        values = [psnr(mu_law(predict(m, b["x"], device, 1).double(), t.mu), mu_law(b["y"].double(), t.mu))
+                  for b in stream(val_set, 1, workers=workers, desc="validation", skips=skips)]
+        if not values:
+            raise ValueError("no validation scene could be read (every one was skipped as a bad sample)")
+        return {"val_psnr_mu": float(torch.cat(values).mean())}
+
+    return TrainingData(source, evaluate, streaming=True)
+
+
+def _xy(batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+    if "x" not in batch:
+        raise ValueError("every sample of a training batch was skipped as a bad sample; fix or remove the "
+                         "files logged above")
+    return batch["x"], batch["y"]
+
+
+def fit_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: str, device: torch.device,
+                seed: int, checkpoint_path: str | Path, resume: bool, fingerprint: dict[str, Any],
+                ) -> tuple[nn.Module, dict[str, float]]:
+    """Train ``model`` for ``t.iters`` iterations (validation PSNR-μ every ``t.eval_every``) and load its best
+    validation weights, as the official code keeps. Batches come from ``seed``: every network given the same
+    seed sees the same batches in the same order. Returns the model and its training summary."""
+    from cvpapers.engine.iterative import train_iterations
+
+    def step(m: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        x, y = batch
+        loss, parts = mu_sobel_loss(forward_frames(m, x).float(), y, t.mu, t.sobel_weight)
+        return loss, {"loss": loss.item(), **parts, "n": 1}
+
+    options = {"stage": stage, "device": device, "seed": seed, "evaluate": data.evaluate,
+               "checkpoint_path": checkpoint_path, "resume": resume, "fingerprint": fingerprint}
+    if data.streaming:
+        result = _train_streaming(model, data.batches, step, t, **options)
+    else:
+        result = train_iterations(
+            model, data.batches, step, iters=t.iters, eval_every=t.eval_every, lr=t.lr, optimizer="adam",
+            schedule="constant", track_best="val_psnr_mu", log_prefix="", **options)
     if result.best_state is None:
         raise FloatingPointError(f"{stage}: validation PSNR-μ was never finite; the model diverged")
     model.load_state_dict(result.best_state)
@@ -102,3 +159,23 @@ def fit_network(model: nn.Module, train: Arrays, val: Arrays, t: TrainConfig, *,
         "final_train_loss": float(result.last.get("train_loss", float("nan"))),
         "train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
     }
+
+
+def _train_streaming(model: nn.Module, source: Callable[[int, int], Any], step: Callable, t: TrainConfig, *,
+                     stage: str, device: torch.device, seed: int, evaluate: Callable[[nn.Module], dict[str, float]],
+                     checkpoint_path: str | Path, resume: bool, fingerprint: dict[str, Any]) -> Any:
+    """``engine.iterative.train_iterations`` with a file-backed batch source (it builds in-memory draws only):
+    the same chunks, Adam at a constant lr, best-validation tracking and resume checkpoint."""
+    from cvpapers.engine.iterative import _StepAxisLogger
+    from cvpapers.engine.loop import FitConfig, fit
+    from cvpapers.engine.optim import build_optimizer, build_scheduler
+
+    chunk = max(d for d in range(1, min(t.eval_every, t.iters) + 1) if t.iters % d == 0)
+    chunks = t.iters // chunk
+    model.to(device)
+    opt = build_optimizer([p for p in model.parameters() if p.requires_grad], "adam", lr=t.lr)
+    sched = build_scheduler(opt, chunk, "constant", chunks)
+    config = FitConfig(stage=stage, epochs=chunks, checkpoint_path=Path(checkpoint_path), resume=resume,
+                       fingerprint={**fingerprint, "iters": chunks * chunk}, track_best="val_psnr_mu")
+    return fit(model, source(chunk, seed), step, opt, sched, config, device, evaluate=evaluate,
+               logger=_StepAxisLogger("", chunk))
