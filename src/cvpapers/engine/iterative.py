@@ -56,7 +56,7 @@ class _StepAxisLogger(MetricLogger):
 
 def train_iterations(
     model: nn.Module,
-    draw: Draw | Sequence[Draw],
+    draw: Draw | Sequence[Draw] | None,
     step_fn: StepFn,
     *,
     stage: str,
@@ -79,15 +79,20 @@ def train_iterations(
     track_best: str | None = None,
     milestones: Sequence[int] = (),
     grad_clip: float | None = None,
+    source: Callable[[int, int], Any] | None = None,
 ) -> FitResult:
     """Train for ``iters`` iterations (lr ``schedule``: poly by default, constant, or step ×0.1 at the
     iteration ``milestones``); evaluate every ``eval_every`` iterations; with ``track_best`` keep the
-    weights of the best evaluation. Several ``draw`` functions take turns, one per iteration."""
+    weights of the best evaluation. Several ``draw`` functions take turns, one per iteration.
+
+    ``source(iters_per_chunk, seed)``, when given, builds the batch source instead of the in-memory draws
+    (``draw`` is then ``None``): a file-backed :class:`~cvpapers.data.streaming.StreamingBatches` seeds its
+    iterations the same way, so a resumed stage replays the same batches either way."""
     # Chunks must tile the stage exactly (the poly schedule spans ``iters``): the largest divisor of
     # ``iters`` not above ``eval_every`` (300 / 50 → 50; 120 / 50 → 40).
     chunk = max(d for d in range(1, min(eval_every, iters) + 1) if iters % d == 0)
     chunks = iters // chunk
-    draws = tuple(draw) if isinstance(draw, Sequence) else (draw,)
+    draws = () if source is not None else tuple(draw) if isinstance(draw, Sequence) else (draw,)
     if len(draws) > 1 and chunk % len(draws):
         raise ValueError(f"{stage}: {len(draws)} alternating draws need chunks of a multiple of {len(draws)} "
                          f"iterations (iters {iters}, eval_every {eval_every} give {chunk})")
@@ -105,5 +110,5 @@ def train_iterations(
         grad_clip=grad_clip,
     )
     logger = _StepAxisLogger(log_prefix if log_prefix is not None else stage, chunk)
-    return fit(model, IterationBatches(draws, chunk, seed), step_fn, opt, sched, config, device,
-               evaluate, callbacks, logger)
+    batches = source(chunk, seed) if source is not None else IterationBatches(draws, chunk, seed)
+    return fit(model, batches, step_fn, opt, sched, config, device, evaluate, callbacks, logger)

@@ -144,12 +144,11 @@ def fit_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: 
 
     options = {"stage": stage, "device": device, "seed": seed, "evaluate": data.evaluate,
                "checkpoint_path": checkpoint_path, "resume": resume, "fingerprint": fingerprint}
-    if data.streaming:
-        result = _train_streaming(model, data.batches, step, t, **options)
-    else:
-        result = train_iterations(
-            model, data.batches, step, iters=t.iters, eval_every=t.eval_every, lr=t.lr, optimizer="adam",
-            schedule="constant", track_best="val_psnr_mu", log_prefix="", **options)
+    # Real data: ``data.batches(chunk, seed)`` builds the file-backed source; embedded: in-memory draws.
+    draw, source = (None, data.batches) if data.streaming else (data.batches, None)
+    result = train_iterations(
+        model, draw, step, iters=t.iters, eval_every=t.eval_every, lr=t.lr, optimizer="adam",
+        schedule="constant", track_best="val_psnr_mu", log_prefix="", source=source, **options)
     if result.best_state is None:
         raise FloatingPointError(f"{stage}: validation PSNR-μ was never finite; the model diverged")
     model.load_state_dict(result.best_state)
@@ -159,23 +158,3 @@ def fit_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: 
         "final_train_loss": float(result.last.get("train_loss", float("nan"))),
         "train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
     }
-
-
-def _train_streaming(model: nn.Module, source: Callable[[int, int], Any], step: Callable, t: TrainConfig, *,
-                     stage: str, device: torch.device, seed: int, evaluate: Callable[[nn.Module], dict[str, float]],
-                     checkpoint_path: str | Path, resume: bool, fingerprint: dict[str, Any]) -> Any:
-    """``engine.iterative.train_iterations`` with a file-backed batch source (it builds in-memory draws only):
-    the same chunks, Adam at a constant lr, best-validation tracking and resume checkpoint."""
-    from cvpapers.engine.iterative import _StepAxisLogger
-    from cvpapers.engine.loop import FitConfig, fit
-    from cvpapers.engine.optim import build_optimizer, build_scheduler
-
-    chunk = max(d for d in range(1, min(t.eval_every, t.iters) + 1) if t.iters % d == 0)
-    chunks = t.iters // chunk
-    model.to(device)
-    opt = build_optimizer([p for p in model.parameters() if p.requires_grad], "adam", lr=t.lr)
-    sched = build_scheduler(opt, chunk, "constant", chunks)
-    config = FitConfig(stage=stage, epochs=chunks, checkpoint_path=Path(checkpoint_path), resume=resume,
-                       fingerprint={**fingerprint, "iters": chunks * chunk}, track_best="val_psnr_mu")
-    return fit(model, source(chunk, seed), step, opt, sched, config, device, evaluate=evaluate,
-               logger=_StepAxisLogger("", chunk))
