@@ -193,3 +193,69 @@ def test_image_size_disagreeing_with_annotation_is_reported(tmp_path: Path) -> N
     records = read_voc(tmp_path, [("VOC2007", "trainval")])
     with pytest.raises(ValueError, match=r"000004\.jpg: image is 8×8 but its annotation says 16×8"):
         load_voc_arrays(records, 8)
+
+
+# ------------------------------------------------------------------ the file-backed path: manifests, streaming
+
+
+def test_manifest_round_trips_the_annotations_through_csv(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from cvpapers.data.voc import manifest_ground_truth, voc_manifest
+
+    data = generate_shapes_det(6, seed=3, regime_probs=PROBS, image_size=48)
+    data["difficult"] = np.zeros_like(data["labels"], dtype=bool)
+    data["difficult"][1, 0] = True
+    write_voc(tmp_path, data, CLASS_NAMES, image_ext="jpg")
+    records = read_voc(tmp_path, [("VOC2007", "trainval")], class_names=CLASS_NAMES)
+    voc_manifest(records, "pool").to_csv(tmp_path / "manifest.csv", index=False)
+    rows = pd.read_csv(tmp_path / "manifest.csv")
+    assert rows["split"].eq("pool").all() and rows["annotation_path"].str.endswith(".xml").all()
+    gt = manifest_ground_truth(rows)
+    memory = load_voc_arrays(records, image_size=48)  # the in-memory path's annotations, at scale 1
+    for key in ("boxes", "labels", "difficult"):
+        assert np.array_equal(gt[key], memory[key]), key
+    assert gt["difficult"][1, 0] and gt["height"].tolist() == [48] * 6
+
+
+def test_voc_samples_stream_through_the_manifest_and_a_truncated_jpeg_is_named(tmp_path: Path) -> None:
+    from cvpapers.data.decode import BadSampleError
+    from cvpapers.data.streaming import ManifestDataset, SkipLog, stream
+    from cvpapers.data.voc import read_voc_image, voc_manifest
+
+    img = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    for i in range(5):
+        _write_by_hand(tmp_path, "VOC2007", f"00000{i}", img, [("dog", 1, 1, 10, 10, 0)])
+    rows = voc_manifest(read_voc(tmp_path, [("VOC2007", "trainval")]), "pool")
+    read = lambda row: {"image": read_voc_image(row)}  # noqa: E731
+    batches = list(stream(ManifestDataset(rows, read), batch_size=2))
+    assert [b["index"].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+    assert batches[0]["image"].shape == (2, 30, 40, 3)  # decoded as RGB at the annotated size
+    np.testing.assert_allclose(batches[0]["image"][0].float().mean(), img.mean(), atol=2)  # JPEG, nearly lossless
+    path = Path(rows.loc[3, "image_path"])
+    path.write_bytes(path.read_bytes()[:-100])  # half-written: cv2.imread would fill it grey
+    with pytest.raises(BadSampleError, match=f"{path}: truncated"):
+        list(stream(ManifestDataset(rows, read), batch_size=2))
+    with pytest.raises(BadSampleError, match=f"{path}: truncated"):
+        load_voc_arrays(read_voc(tmp_path, [("VOC2007", "trainval")]), 40)
+    skips = SkipLog()
+    kept = [i for b in stream(ManifestDataset(rows, read, on_bad_sample="skip"), 2, skips=skips)
+            for i in b["index"].tolist()]
+    assert kept == [0, 1, 2, 4] and skips.metrics() == {"skipped_samples": 1.0}
+
+
+def test_preflight_lists_every_unusable_image_or_returns_them_when_skipping(tmp_path: Path) -> None:
+    from cvpapers.data.decode import BadSampleError
+    from cvpapers.data.voc import check_voc_images, voc_manifest
+
+    img = np.zeros((8, 8, 3), np.uint8)
+    for i in range(3):
+        _write_by_hand(tmp_path, "VOC2007", f"00000{i}", img, [])
+    rows = voc_manifest(read_voc(tmp_path, [("VOC2007", "trainval")]), "pool")
+    assert check_voc_images(rows) == []
+    Path(rows.loc[0, "image_path"]).write_bytes(b"garbage")
+    cv2.imwrite(rows.loc[2, "image_path"], np.zeros((8, 9, 3), np.uint8))
+    with pytest.raises(BadSampleError, match=r"2 of 3 listed images(.|\n)*000000\.jpg: not an image(.|\n)*"
+                                             r"000002\.jpg: image is 9×8 but its annotation says 8×8"):
+        check_voc_images(rows)
+    assert [p.path for p in check_voc_images(rows, "skip")] == [rows.loc[0, "image_path"], rows.loc[2, "image_path"]]

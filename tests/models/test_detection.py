@@ -323,6 +323,37 @@ def test_tiny_detector_trains_end_to_end_after_detect(tiny_model: RetinaDetector
     assert tiny_model.backbone.stage1[0][0].weight.grad is not None
 
 
+def test_padded_batches_of_different_sizes_clip_per_image_and_keep_a_bounded_anchor_cache(
+        tiny_model: RetinaDetector) -> None:
+    from cvpapers.models.detection import ANCHOR_CACHE_SIZES
+
+    with torch.no_grad():
+        tiny_model.head.cls.out.bias.zero_()  # fires everywhere, so boxes reach the borders
+    model = tiny_model.eval()
+    images = torch.rand(2, 3, 96, 128)  # a 64×128 and a 96×64 image padded to one 96×128 batch
+    dets = model.detect_from(model(images), (96, 128), score_thr=0.3, clip_hw=[(64, 128), (96, 64)])
+    _check_detections(dets[:1], (64, 128), 0.3, 100)
+    _check_detections(dets[1:], (96, 64), 0.3, 100)
+    assert dets[0]["boxes"][:, 3].max() == 64 and dets[1]["boxes"][:, 2].max() == 64
+    with pytest.raises(ValueError, match="clip_hw has 1 sizes for a batch of 2"):
+        model.detect_from(model(images), (96, 128), clip_hw=[(64, 128)])
+    for k in range(ANCHOR_CACHE_SIZES + 4):  # every padded size a real dataset produces, one after the other
+        model.anchors((32 * (k + 1), 64))
+    assert len(model._anchor_cache) == ANCHOR_CACHE_SIZES
+    assert [a.shape[0] for a in model.anchors((96, 96))] == [1296, 324]
+
+
+def test_image_masks_keep_the_anchors_of_each_image_own_padded_extent() -> None:
+    grid = AnchorGrid((8, 16), [[16.0], [32.0]], [1.0])  # A = 1
+    masks = grid.image_masks((64, 96), [(64, 96), (40, 50), (1, 1)], size_divisor=32)
+    assert masks.shape == (3, grid.count((64, 96)))
+    # own extents padded to 32: 64×96, 64×64, 32×32 → ceil(h/s)·ceil(w/s) summed over the levels
+    assert masks.sum(1).tolist() == [grid.count((64, 96)), grid.count((64, 64)), grid.count((32, 32))]
+    level0 = masks[1, : 8 * 12].reshape(8, 12)  # P3 of the 64×96 batch, row-major like the anchors
+    assert level0[:, :8].all() and not level0[:, 8:].any()
+    assert grid.image_masks((64, 96), [(40, 50)]).sum() == grid.count((40, 50))  # no divisor: its own size
+
+
 def test_the_detector_refuses_a_head_or_grid_that_does_not_fit_the_backbone() -> None:
     net = TinyRetinaBackbone()
     grid = anchor_grid_for(net)

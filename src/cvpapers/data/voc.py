@@ -11,28 +11,48 @@ exclusive x2/y2 (the generator's convention), so ``x1 = xmin - 1, y1 = ymin - 1,
 Width and height are then ``xmax - xmin + 1`` pixels, as in the VOC devkit. Writing integer boxes and
 reading them back is exact, so the reader is tested on generated data too.
 
-The arrays returned by :func:`load_voc_arrays` have the format of
-:func:`cvpapers.data.detection_shapes.generate_shapes_det` (``regime`` = −1 for real data), with the images
-letterboxed into a square canvas (scaled so the longer side fits, pasted top-left, zero padding).
+Two ways to hand the records on:
+
+* :func:`voc_manifest` — the file-backed path (real VOC): one row per image with its path, annotated size and
+  boxes / labels / difficult flags serialised as JSON; :func:`manifest_ground_truth` gives the padded
+  ground-truth arrays back, :func:`check_voc_images` is the preflight over the listed files (exists, header
+  size = annotated size) and :func:`read_voc_image` decodes one image strictly (a half-written JPEG is an
+  error naming the file, :mod:`cvpapers.data.decode`), for the streaming loaders.
+* :func:`load_voc_arrays` — every image in memory, in the format of
+  :func:`cvpapers.data.detection_shapes.generate_shapes_det` (``regime`` = −1 for real data), letterboxed into
+  a square canvas (scaled so the longer side fits, pasted top-left, zero padding): the embedded benchmark's
+  fast path.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import pandas as pd
+
+from cvpapers.data.decode import BadSampleError, decode_image
 
 __all__ = [
     "VOC_CLASSES",
     "VocRecord",
+    "check_voc_images",
     "load_voc_arrays",
+    "manifest_ground_truth",
     "read_voc",
+    "read_voc_image",
+    "voc_manifest",
     "write_voc",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The 20 PASCAL VOC classes in the standard label order.
 VOC_CLASSES: tuple[str, ...] = (
@@ -56,6 +76,7 @@ class VocRecord:
     boxes: np.ndarray  # float32 G×4
     labels: np.ndarray  # int64 G
     difficult: np.ndarray  # bool G
+    annotation_path: Path | None = None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -251,8 +272,101 @@ def read_voc(
                     f"VOC image not found: {year_dir / 'JPEGImages' / image_id}.jpg (also tried .png, .jpeg); {_LAYOUT}"
                 )
             width, height, boxes, labels, difficult = _parse_xml(xml_path, class_index, class_names)
-            records.append(VocRecord(image_id, year, image_path, width, height, boxes, labels, difficult))
+            records.append(VocRecord(image_id, year, image_path, width, height, boxes, labels, difficult,
+                                     xml_path))
     return records
+
+
+# --------------------------------------------------------------------------------------------------------
+# manifests (the file-backed path)
+
+
+def voc_manifest(records: Sequence[VocRecord], split: str) -> pd.DataFrame:
+    """One row per record: ``split``, ``index`` (position in ``records``), ``image_id``, ``year``,
+    ``image_path``, ``annotation_path``, annotated ``width``/``height``, ``n_objects`` and the annotations as
+    JSON lists (``boxes``: 0-based exclusive ``[x1, y1, x2, y2]``, ``labels``, ``difficult`` as 0/1), so the
+    CSV round-trips them exactly."""
+    return pd.DataFrame([{
+        "split": split, "index": i, "image_id": r.image_id, "year": r.year, "image_path": str(r.image_path),
+        "annotation_path": str(r.annotation_path or ""), "width": int(r.width), "height": int(r.height),
+        "n_objects": len(r.labels), "boxes": json.dumps(r.boxes.astype(float).tolist()),
+        "labels": json.dumps(r.labels.astype(int).tolist()), "difficult": json.dumps(r.difficult.astype(int).tolist()),
+    } for i, r in enumerate(records)])
+
+
+def row_annotations(row: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes float32 G×4, labels int64 G, difficult bool G) of one manifest row."""
+    boxes = np.asarray(json.loads(row["boxes"]), dtype=np.float32).reshape(-1, 4)
+    labels = np.asarray(json.loads(row["labels"]), dtype=np.int64).reshape(-1)
+    difficult = np.asarray(json.loads(row["difficult"]), dtype=bool).reshape(-1)
+    return boxes, labels, difficult
+
+
+def manifest_ground_truth(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The annotations of manifest ``rows`` as padded arrays, in original pixel coordinates (no images):
+    ``boxes`` (N, G, 4), ``labels`` (N, G) with −1 padding, ``difficult``, ``image_id``, ``image_path``,
+    ``height``, ``width``. Small even for the whole VOC pool (G ≈ 40: a few MB)."""
+    parsed = [row_annotations(r) for r in rows.to_dict("records")]
+    n, g = len(parsed), max([1, *(len(p[1]) for p in parsed)])
+    boxes = np.zeros((n, g, 4), dtype=np.float32)
+    labels = np.full((n, g), -1, dtype=np.int64)
+    difficult = np.zeros((n, g), dtype=bool)
+    for i, (b, lab, d) in enumerate(parsed):
+        boxes[i, : len(lab)], labels[i, : len(lab)], difficult[i, : len(lab)] = b, lab, d
+    return {"boxes": boxes, "labels": labels, "difficult": difficult,
+            "image_id": rows["image_id"].astype(str).to_numpy(), "image_path": rows["image_path"].astype(str).to_numpy(),
+            "height": rows["height"].to_numpy(np.int64), "width": rows["width"].to_numpy(np.int64)}
+
+
+def _size_problem(image_hw: tuple[int, int], row: Mapping[str, Any]) -> str | None:
+    h, w = image_hw
+    if (h, w) == (int(row["height"]), int(row["width"])):
+        return None
+    xml = row.get("annotation_path") or "its annotation"
+    return f"image is {w}×{h} but its annotation says {int(row['width'])}×{int(row['height'])} (width×height; {xml})"
+
+
+def check_voc_images(rows: pd.DataFrame, on_bad_sample: str = "error", max_listed: int = 10) -> list[BadSampleError]:
+    """Preflight before any long work: every listed image exists and its header size (Pillow reads only the
+    header) is the annotated size. With ``on_bad_sample="error"`` the problems (the first ``max_listed``
+    named, file and problem) are one error; with ``"skip"`` they are logged and returned, and the readers skip
+    those samples when they meet them."""
+    from PIL import Image, UnidentifiedImageError
+
+    problems: list[BadSampleError] = []
+    for row in rows.to_dict("records"):
+        path = row["image_path"]
+        try:
+            with Image.open(path) as img:
+                w, h = img.size
+        except FileNotFoundError:
+            problems.append(BadSampleError(path, "file not found"))
+            continue
+        except (OSError, UnidentifiedImageError) as err:
+            problems.append(BadSampleError(path, f"not an image ({err})"))
+            continue
+        size = _size_problem((h, w), row)
+        if size is not None:
+            problems.append(BadSampleError(path, size))
+    if problems:
+        listed = "\n  ".join(str(p) for p in problems[:max_listed])
+        more = f"\n  … and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
+        if on_bad_sample != "skip":
+            raise BadSampleError(problems[0].path, f"{len(problems)} of {len(rows)} listed images are unusable "
+                                                   f"(data.on_bad_sample: skip leaves them out):\n  {listed}{more}")
+        log.warning("%d of %d listed images are unusable and will be skipped:\n  %s%s", len(problems), len(rows),
+                    listed, more)
+    return problems
+
+
+def read_voc_image(row: Mapping[str, Any]) -> np.ndarray:
+    """The RGB image of a manifest row, decoded strictly; a file that is truncated, corrupt or not of the
+    annotated size is a :class:`~cvpapers.data.decode.BadSampleError` naming it."""
+    image = decode_image(row["image_path"])
+    size = _size_problem(image.shape[:2], row)
+    if size is not None:
+        raise BadSampleError(row["image_path"], size)
+    return image
 
 
 def load_voc_arrays(records: Sequence[VocRecord], image_size: int) -> dict[str, np.ndarray]:
@@ -273,20 +387,16 @@ def load_voc_arrays(records: Sequence[VocRecord], image_size: int) -> dict[str, 
     scale = np.empty(n, dtype=np.float32)
     orig_size = np.empty((n, 2), dtype=np.int32)
     for i, rec in enumerate(records):  # image decoding is inherently per file
-        bgr = cv2.imread(str(rec.image_path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read image {rec.image_path} (missing or not an image)")
-        h, w = bgr.shape[:2]
-        if (h, w) != (rec.height, rec.width):
-            # Boxes refer to the annotated size; a mismatch means the image and its XML do not belong together.
-            raise ValueError(
-                f"{rec.image_path}: image is {w}×{h} but its annotation says {rec.width}×{rec.height} (width×height)"
-            )
+        # Strict: a truncated file is an error naming it (cv2.imread would fill the missing rows grey).
+        # Boxes refer to the annotated size; a mismatch means the image and its XML do not belong together.
+        rgb = read_voc_image({"image_path": str(rec.image_path), "height": rec.height, "width": rec.width,
+                              "annotation_path": str(rec.annotation_path or "")})
+        h, w = rgb.shape[:2]
         s = image_size / max(h, w)
         if s != 1:
             size = (min(image_size, max(1, round(w * s))), min(image_size, max(1, round(h * s))))
-            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_LINEAR)
-        images[i, : bgr.shape[0], : bgr.shape[1]] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+        images[i, : rgb.shape[0], : rgb.shape[1]] = rgb
         k = len(rec.labels)
         boxes[i, :k] = rec.boxes * np.float32(s)
         labels[i, :k] = rec.labels

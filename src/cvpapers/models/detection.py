@@ -67,6 +67,9 @@ __all__ = [
 #: may grow at most 1000/16 times its anchor, so exp() never overflows on a wild regression output.
 DEFAULT_MAX_RATIO: float = abs(math.log(16.0 / 1000.0))
 
+#: Input sizes whose anchors :class:`RetinaDetector` keeps (least recently used dropped first).
+ANCHOR_CACHE_SIZES: int = 16
+
 #: Focal-loss prior of RetinaNet classification heads: σ(bias) = 0.01 at the start, so the ~10⁵
 #: background anchors do not swamp the first iterations.
 PRIOR_PROB: float = 0.01
@@ -186,6 +189,29 @@ class AnchorGrid:
     def count(self, image_hw: Sequence[int]) -> int:
         """Total anchors for an input of size ``image_hw``."""
         return sum(h * w for h, w in self.feature_sizes(image_hw)) * self.num_anchors
+
+    def image_masks(
+        self, batch_hw: Sequence[int], image_hws: Sequence[Sequence[int]], size_divisor: int = 1,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """(N, total anchors) bool: the anchors of a padded batch of size ``batch_hw`` that a batch of one
+        would have had for each image of size ``image_hws[i]`` (its own size padded to ``size_divisor``).
+
+        Images of different sizes share one padded batch (MMDetection pads to the largest, then to a
+        multiple of 32); per-image statistics over anchors (MI-AOD's top-k uncertainty) leave out the anchors
+        that lie on another image's padding."""
+        levels = self.feature_sizes(batch_hw)
+        masks = []
+        for hw in image_hws:
+            h, w = (math.ceil(int(v) / size_divisor) * size_divisor for v in hw)
+            own = self.feature_sizes((h, w))
+            per_level = []
+            for (bh, bw), (ih, iw) in zip(levels, own, strict=True):
+                m = torch.zeros(bh, bw, self.num_anchors, dtype=torch.bool, device=device)
+                m[: min(ih, bh), : min(iw, bw)] = True
+                per_level.append(m.reshape(-1))
+            masks.append(torch.cat(per_level))
+        return torch.stack(masks)
 
     def __call__(
         self, feature_sizes: Sequence[tuple[int, int]], device: torch.device | str | None = None
@@ -455,7 +481,9 @@ class RetinaDetector(nn.Module):
 
     ``forward`` takes (N, 3, H, W) images in [0, 1] (normalised inside with ImageNet mean/std, which
     MMDetection applies on 0–255 images with the same effect) and returns whatever the head returns.
-    No resizing or padding happens here: the caller feeds a batch of equally sized images.
+    No resizing or padding happens here: the caller feeds one batch tensor (images of different sizes padded
+    to one size: :meth:`detect_from` clips each to its own size, :meth:`AnchorGrid.image_masks` gives the
+    anchors of each), and the anchors follow the batch's size (a bounded cache of the recent sizes).
     """
 
     def __init__(
@@ -480,7 +508,8 @@ class RetinaDetector(nn.Module):
         # Not persistent: the constructor arguments rebuild them, state dicts hold weights only.
         self.register_buffer("image_mean", torch.tensor(image_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("image_std", torch.tensor(image_std).view(1, 3, 1, 1), persistent=False)
-        self._anchor_cache: dict[tuple[int, int, torch.device], list[Tensor]] = {}
+        # Bounded: padded batches of real images come in many sizes (multiples of 32 up to 1024×608 for VOC).
+        self._anchor_cache: OrderedDict[tuple[int, int, torch.device], list[Tensor]] = OrderedDict()
 
     def forward(self, images: Tensor) -> Any:
         x = (images - self.image_mean) / self.image_std
@@ -500,12 +529,16 @@ class RetinaDetector(nn.Module):
             h, w = images_or_hw
         device = torch.device(device) if device is not None else self.image_mean.device
         key = (int(h), int(w), device)
-        if key not in self._anchor_cache:
+        if key in self._anchor_cache:
+            self._anchor_cache.move_to_end(key)
+        else:
             sizes = self.anchor_grid.feature_sizes((int(h), int(w)))
             # Normal tensors even when first built inside detect(): cached inference tensors would
             # break a later training step that decodes boxes with gradient.
             with torch.inference_mode(False):
                 self._anchor_cache[key] = self.anchor_grid(sizes, device=device)
+            while len(self._anchor_cache) > ANCHOR_CACHE_SIZES:
+                self._anchor_cache.popitem(last=False)
         return self._anchor_cache[key]
 
     @torch.inference_mode()
@@ -535,18 +568,20 @@ class RetinaDetector(nn.Module):
         nms_iou: float = 0.5,
         max_dets: int = 100,
         pre_nms_top: int = 1000,
+        clip_hw: Sequence[Sequence[int]] | None = None,
         **score_options: Any,
     ) -> list[dict[str, Tensor]]:
         """Post-process one forward pass (the head's output) into detections per image: the head turns
         its output into per-level class probabilities (``score_options`` go to its ``class_scores``) and
         box deltas, :func:`postprocess` does the rest. Taking the output lets the caller score other
-        things (MI-AOD's uncertainty) and detect from the same forward pass."""
+        things (MI-AOD's uncertainty) and detect from the same forward pass. ``image_hw`` is the (padded)
+        batch's size; ``clip_hw`` the size of each image in it (default: the batch's)."""
         scores = self.head.class_scores(output, **score_options)
         deltas = self.head.box_deltas(output)
         h, w = int(image_hw[0]), int(image_hw[1])
         anchors = self.anchors((h, w), device=deltas[0].device)
         return postprocess(scores, deltas, anchors, (h, w), score_thr=score_thr, nms_iou=nms_iou,
-                           max_dets=max_dets, pre_nms_top=pre_nms_top)
+                           max_dets=max_dets, pre_nms_top=pre_nms_top, clip_hw=clip_hw)
 
 
 def postprocess(
@@ -558,15 +593,19 @@ def postprocess(
     nms_iou: float = 0.5,
     max_dets: int = 100,
     pre_nms_top: int = 1000,
+    clip_hw: Sequence[Sequence[int]] | None = None,
 ) -> list[dict[str, Tensor]]:
     """Per-level class probabilities (N, HWA, C), box deltas (N, HWA, 4) and anchors (HWA, 4) into
     ``{"boxes" (K, 4), "scores" (K,), "labels" (K,)}`` per image.
 
     torchvision's RetinaNet recipe with MMDetection's test settings (§4.1): per level, keep (anchor,
     class) pairs scoring > score_thr, the top ``pre_nms_top`` of them, decode, clip to the image; then
-    class-wise NMS over all levels and the best ``max_dets``.
+    class-wise NMS over all levels and the best ``max_dets``. Boxes are clipped to ``image_hw`` (the
+    batch), or to each image's own size ``clip_hw[i]`` in a padded batch of differently sized images.
     """
     h, w = int(image_hw[0]), int(image_hw[1])
+    if clip_hw is not None and len(clip_hw) != deltas[0].shape[0]:
+        raise ValueError(f"clip_hw has {len(clip_hw)} sizes for a batch of {deltas[0].shape[0]} images")
     sizes = [a.shape[0] for a in anchors]
     level_sizes = [t.shape[1] for t in deltas]
     if sizes != level_sizes:
@@ -582,7 +621,8 @@ def postprocess(
             idx = keep[top.indices]
             anchor_idx = torch.div(idx, c, rounding_mode="floor")
             boxes = decode_boxes(lvl_anchors[anchor_idx], lvl_reg[i, anchor_idx])
-            boxes_l.append(_clip(boxes, h, w))
+            boxes_l.append(_clip(boxes, h, w) if clip_hw is None else _clip(boxes, int(clip_hw[i][0]),
+                                                                           int(clip_hw[i][1])))
             scores_l.append(top.values)
             labels_l.append(idx % c)
         boxes = torch.cat(boxes_l)

@@ -29,38 +29,51 @@ def _devkit(root: Path) -> Path:
     return root
 
 
-def test_voc_source_reads_pool_in_voc07_then_voc12_order_with_unknown_regimes(tmp_path: Path) -> None:
+def test_voc_source_travels_as_a_manifest_in_voc07_then_voc12_order_with_unknown_regimes(tmp_path: Path) -> None:
+    from cvpapers.pipelines.mi_aod.data import on_disk, split_data
+
     root = _devkit(tmp_path / "VOCdevkit")
-    manifest, pool, test, metrics, fig = nodes.prepare_data(
-        {"data": {"source": "voc", "root": str(root), "image_size": 64}}, "mi_aod_paper")
-    assert len(pool["images"]) == 10 and len(test["images"]) == 3
+    manifest, pool, test, metrics, fig = nodes.prepare_data({"data": {"source": "voc", "root": str(root)}},
+                                                            "mi_aod_paper")
+    assert set(pool) == set(test) == {"class_names"}  # no pixels between nodes: the manifest carries the data
     assert list(manifest[manifest.split == "pool"]["year"]) == ["VOC2007"] * 6 + ["VOC2012"] * 4
-    assert (pool["regime"] == -1).all() and len(pool["class_names"]) == 20
     assert "pool/hard_fraction" not in metrics and metrics["pool/class/person"] > 0
+    assert metrics["unusable_files"] == 0.0 and metrics["pool/images"] == 10.0 and metrics["test/images"] == 3.0
+    # the manifest as the catalog stores it (CSV) gives the same ground truth back
+    csv = tmp_path / "manifest.csv"
+    manifest.to_csv(csv, index=False)
+    import pandas as pd
+
+    back = split_data(pd.read_csv(csv), pool, "pool")
+    assert on_disk(back) and (back["regime"] == -1).all() and len(back["class_names"]) == 20
+    assert back["image_id"].tolist()[:2] == ["000000", "000001"] and back["image_id"][-1] == "2008_000003"
+    assert back["boxes"].shape[0] == 10 and (back["labels"] >= -1).all()
     import matplotlib.pyplot as plt
 
     plt.close(fig)
 
 
-def test_embedded_data_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path: Path) -> None:
-    year = tmp_path / "VOCdevkit" / "VOC2007"
-    year.mkdir(parents=True)
-    (year / "mine.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="was not written by this pipeline"):
-        nodes.prepare_data({"data": {"root": str(tmp_path / "VOCdevkit"), "pool_size": 8, "test_size": 2,
-                                     "image_size": 32}}, "mi_aod")
-    assert (year / "mine.txt").read_text() == "keep me"
+def test_voc_preflight_names_a_mis_sized_or_unreadable_image_before_any_work(tmp_path: Path) -> None:
+    from PIL import Image
 
+    from cvpapers.data.decode import BadSampleError
 
-def test_embedded_data_is_rewritten_identically_on_a_second_run_and_each_pipeline_has_its_own(tmp_path: Path) -> None:
-    params = {"data": {"root": str(tmp_path / "{pipeline}" / "VOCdevkit"), "pool_size": 8, "test_size": 2,
-                       "image_size": 32}}
-    first = nodes.prepare_data(params, "mi_aod")[1]
-    second = nodes.prepare_data(params, "mi_aod")[1]
-    other = nodes.prepare_data(params, "mi_aod_ablation")[1]
-    for key in ("images", "boxes", "labels", "regime"):
-        assert np.array_equal(first[key], second[key]) and np.array_equal(first[key], other[key]), key
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mi_aod", "mi_aod_ablation"]
+    root = _devkit(tmp_path / "VOCdevkit")
+    (root / "VOC2012/JPEGImages/2008_000002.jpg").write_bytes(b"not a jpeg")
+    Image.new("RGB", (30, 20)).save(root / "VOC2007/JPEGImages/000001.jpg")
+    params = {"data": {"source": "voc", "root": str(root)}}
+    with pytest.raises(BadSampleError, match=r"2 of 13 listed images(.|\n)*000001\.jpg: image is 30×20 but its "
+                                             r"annotation says 64×64(.|\n)*2008_000002\.jpg: not an image"):
+        nodes.prepare_data(params, "mi_aod_paper")
+    params["data"]["on_bad_sample"] = "skip"  # counted now, skipped when a pass meets them
+    *_, metrics, fig = nodes.prepare_data(params, "mi_aod_paper")
+    assert metrics["unusable_files"] == 2.0
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    (root / "VOC2012/JPEGImages/2008_000002.jpg").unlink()  # a listed image that is not there: always an error
+    with pytest.raises(FileNotFoundError, match=r"JPEGImages/2008_000002\.jpg"):
+        nodes.prepare_data(params, "mi_aod_paper")
 
 
 def _cycle_metrics(arm: str, maps: list[float], hard: list[int]) -> dict[str, dict[str, float]]:
@@ -136,24 +149,27 @@ def test_the_paper_configuration_trains_and_selects_on_a_voc_devkit(tmp_path: Pa
 
     paper = yaml.safe_load((REPO / "conf/paper/parameters_mi_aod.yml").read_text())["mi_aod"]
     root = _devkit(tmp_path / "VOCdevkit")
-    params = {**paper, "data": {**paper["data"], "root": str(root), "image_size": 64},
+    # the paper's preprocessing at a CPU-sized scale: resize to fit (96, 64), pad to 32, flip 0.5
+    params = {**paper, "data": {**paper["data"], "root": str(root), "img_scale": [96, 64], "workers": 0},
               "model": {**paper["model"], "backbone_weights": None},
               "al": {"initial_fraction": 0.2, "select_fraction": 0.2},
               "train": {**paper["train"], "iters_label_first": 1, "iters_minmax": 1, "iters_label": 1, "outer_loops": 1},
               "checkpoint_dir": str(tmp_path / "state"), "eval": {**paper["eval"], "batch_size": 2}}
-    _, pool, test, _, fig = nodes.prepare_data(params, "mi_aod_paper")
+    manifest, pool, test, _, fig = nodes.prepare_data(params, "mi_aod_paper")
     plt.close(fig)
-    plan, _ = nodes.make_initial_split(pool, params, cycles=2)
-    ckpt, metrics, fig = nodes.train_and_evaluate(pool, test, plan, params, "mi_aod_paper", "miaod", 0)
+    plan, _ = nodes.make_initial_split(manifest, pool, params, cycles=2)
+    ckpt, metrics, fig = nodes.train_and_evaluate(manifest, pool, test, plan, params, "mi_aod_paper", "miaod", 0)
     plt.close(fig)
     assert ckpt["config"]["backbone"] == "resnet50_fpn" and 0 <= metrics["map"] <= 100
+    assert metrics["skipped_samples"] == 0.0
     # epoch budget: 2 labelled images at batch 2 → one iteration per pass, so each stage ran its passes
     assert sorted(p.stem for p in (tmp_path / "state" / "miaod_c0").glob("*.pt")) == ["A_label", "B1_min", "C1_max",
                                                                                     "D1_label"]
-    nxt, sel, *figs = nodes.select_by_uncertainty(ckpt, pool, plan, params, "mi_aod_paper", "miaod", 0)
+    nxt, sel, *figs = nodes.select_by_uncertainty(ckpt, manifest, pool, plan, params, "mi_aod_paper", "miaod", 0)
     for f in figs:
         plt.close(f)
     assert len(nxt["selected"]) == 2 and not set(nxt["selected"]) & set(plan["labelled"])
+    assert math.isfinite(sel["mean_u_selected"]) and sel["skipped_samples"] == 0.0
 
 
 def test_a_killed_cycle_resumes_from_its_last_finished_stage_with_identical_results(tmp_path: Path) -> None:
@@ -164,23 +180,23 @@ def test_a_killed_cycle_resumes_from_its_last_finished_stage_with_identical_resu
               "al": {"initial_fraction": 0.25, "select_fraction": 0.25},
               "checkpoint_dir": str(tmp_path / "{pipeline}" / "state"),
               "train": {"batch_size": 2, "iters_label_first": 2, "outer_loops": 1, "iters_minmax": 2, "iters_label": 3}}
-    _, pool, test, _, fig = nodes.prepare_data(params, "mi_aod")
+    manifest, pool, test, _, fig = nodes.prepare_data(params, "mi_aod")
     plt.close(fig)
-    plan, _ = nodes.make_initial_split(pool, params, cycles=2)
-    first, m1, fig = nodes.train_and_evaluate(pool, test, plan, params, "mi_aod", "miaod", 0)
+    plan, _ = nodes.make_initial_split(manifest, pool, params, cycles=2)
+    first, m1, fig = nodes.train_and_evaluate(manifest, pool, test, plan, params, "mi_aod", "miaod", 0)
     plt.close(fig)
     state = tmp_path / "mi_aod" / "state" / "miaod_c0"  # the registered pipeline's own train state
     (state / "D1_label.pt").unlink()  # killed during the last stage
-    again, m2, fig = nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True}, "mi_aod", "miaod", 0)
+    again, m2, fig = nodes.train_and_evaluate(manifest, pool, test, plan, {**params, "resume": True}, "mi_aod", "miaod", 0)
     plt.close(fig)
     assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
     assert m1["map"] == m2["map"]
     assert first["builder"] == "cvpapers.pipelines.mi_aod.heads:build_miaod_detector"
     with pytest.raises(ValueError, match="cannot resume"):  # other settings: refused, naming the difference
-        nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True, "miaod": {"param_lambda": 0.1}},
+        nodes.train_and_evaluate(manifest, pool, test, plan, {**params, "resume": True, "miaod": {"param_lambda": 0.1}},
                                  "mi_aod", "miaod", 0)
     # another registered pipeline never resumes from (or overwrites) this one's train state
     before = {p.name: p.stat().st_mtime_ns for p in state.glob("*.pt")}
-    nodes.train_and_evaluate(pool, test, plan, {**params, "resume": True}, "mi_aod_ablation", "miaod", 0)
+    nodes.train_and_evaluate(manifest, pool, test, plan, {**params, "resume": True}, "mi_aod_ablation", "miaod", 0)
     assert (tmp_path / "mi_aod_ablation" / "state" / "miaod_c0" / "D1_label.pt").is_file()
     assert {p.name: p.stat().st_mtime_ns for p in state.glob("*.pt")} == before

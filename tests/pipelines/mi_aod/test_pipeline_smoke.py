@@ -19,11 +19,11 @@ def smoke_run(smoke_project) -> Path:
 
 def _plan(root: Path, arm: str, cycle: int) -> dict:
     name = "labelled_c0" if cycle == 0 else f"{arm}_labelled_c{cycle}"
-    return json.loads((root / "data/03_primary/mi_aod" / f"{name}_plan.json").read_text())
+    return json.loads((root / "data/03_primary/mi_aod/smoke" / f"{name}_plan.json").read_text())
 
 
 def test_every_cycle_of_both_arms_has_a_map_in_range_and_the_claims_are_finite(smoke_run: Path) -> None:
-    rep = smoke_run / "data/08_reporting/mi_aod"
+    rep = smoke_run / "data/08_reporting/mi_aod/smoke"
     for f in ("comparison.csv", "comparison.md", "per_class_ap.csv", "map_curve.png", "pool_samples.png",
               "claims_metrics.json", "miaod_c0_uncertainty.png", "miaod_c0_selected.png", "random_c4_detections.png"):
         assert (rep / f).is_file(), f
@@ -67,7 +67,7 @@ def test_the_embedded_data_went_through_the_voc_layout(smoke_run: Path) -> None:
     voc = smoke_run / "data/01_raw/mi_aod/VOCdevkit/VOC2007"
     ids = (voc / "ImageSets/Main/trainval.txt").read_text().split()
     assert len(ids) == 48 and (voc / "Annotations" / f"{ids[0]}.xml").is_file()
-    manifest = pd.read_csv(smoke_run / "data/02_intermediate/mi_aod/manifest.csv", dtype={"image_id": str})
+    manifest = pd.read_csv(smoke_run / "data/02_intermediate/mi_aod/smoke/manifest.csv", dtype={"image_id": str})
     assert manifest.groupby("split").size().to_dict() == {"pool": 48, "test": 16}
 
 

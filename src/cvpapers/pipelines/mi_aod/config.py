@@ -17,7 +17,13 @@ class DataConfig(StrictModel):
     root: str = "data/01_raw/{pipeline}/VOCdevkit"
     voc_pool_sets: tuple[tuple[str, str], ...] = (("VOC2007", "trainval"), ("VOC2012", "trainval"))
     voc_test_sets: tuple[tuple[str, str], ...] = (("VOC2007", "test"),)
-    image_size: int = Field(96, ge=32)       # images are letterboxed into a square of this side
+    image_size: int = Field(96, ge=32)       # embedded: generated square side (held in memory)
+    # voc (read from disk as the official code does): resize to fit (long edge, short edge) keeping the ratio
+    # (MMDetection img_scale=(1000, 600), keep_ratio=True), batches padded to a multiple of size_divisor
+    img_scale: tuple[int, int] = (1000, 600)
+    size_divisor: int = Field(32, ge=1)
+    workers: int = Field(0, ge=0)            # voc: DataLoader worker processes
+    on_bad_sample: Literal["error", "skip"] = "error"   # voc: a file that does not decode stops the run, or is skipped and counted
     pool_size: int = Field(1000, ge=4)
     test_size: int = Field(300, ge=1)
     pool_regime_probs: dict[str, float] = {"easy": 0.60, "hard": 0.25, "clutter": 0.15}
@@ -34,6 +40,8 @@ class DataConfig(StrictModel):
                 raise ValueError(f"{key}: probabilities must be ≥ 0 and sum to 1 (got {probs})")
         if self.image_size % 16:
             raise ValueError(f"image_size {self.image_size} must be a multiple of 16 (the tiny detector's P4 stride)")
+        if min(self.img_scale) < 1:
+            raise ValueError(f"img_scale {list(self.img_scale)} must be two positive sizes (long edge, short edge)")
         return self
 
 
@@ -101,7 +109,7 @@ class EvalConfig(StrictModel):
     max_dets: int = Field(100, ge=1)
     pre_nms_top: int = Field(1000, ge=1)
     score_head: Literal["f1", "mean"] = "f1"         # code: f1 only
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1)                # test set and pool scoring; code: 1
 
     def detect_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``RetinaDetector.detect_from``."""

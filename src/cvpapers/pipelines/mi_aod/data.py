@@ -1,23 +1,31 @@
-"""MI-AOD's data (spec §5, §8.1, §10): the embedded ShapesDet-AL benchmark written as a PASCAL VOC devkit, and
-either source read back through the VOC reader into letterboxed arrays plus a manifest.
+"""MI-AOD's data (spec §5, §8.1, §10): the embedded ShapesDet-AL benchmark written as a PASCAL VOC devkit, or
+the real devkit, read back through the VOC reader.
 
 ``embedded`` generates the pool and the test set with their own seeds and writes both into one VOC2007 folder
 (test ids continue after the pool's); the folder carries a marker file, so a folder this pipeline did not write
-is never deleted. ``voc`` reads the devkit (pool = VOC07 + VOC12 trainval in that order, test = VOC07 test).
+is never deleted. Its images come back into memory (letterboxed arrays: the fast vectorised path).
+``voc`` reads the devkit (pool = VOC07 + VOC12 trainval in that order, test = VOC07 test) into a **manifest**
+only: one row per image with its path, size and annotations, after a preflight over the listed files; the
+images stay on disk and are read by ``loading.py`` when a batch needs them. Between nodes each split is the
+manifest plus its ``<split>_arrays`` (embedded: the images and boxes; voc: the class names only), and
+:func:`split_data` turns them into one dict: the in-memory arrays, or the ground truth of the manifest (original
+pixel coordinates) with the split's rows under ``"manifest"`` and no ``"images"`` (:func:`on_disk`).
 Real data has no regime tags (``regime`` = −1): the hard-image statistics are then left out.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cvpapers.pipelines.mi_aod.config import DataConfig
 
-Arrays = dict[str, np.ndarray]
+Arrays = dict[str, Any]  # arrays by name; a split read from disk also holds its manifest rows ("manifest")
 GENERATED_MARKER = ".cvpapers_generated"  # the embedded devkit is ours to rewrite; anything else is not
 HARD_REGIMES = ("hard", "clutter")
 
@@ -65,9 +73,13 @@ def write_embedded_devkit(d: DataConfig, seed: int, root: Path) -> tuple[list[st
     return list(CLASS_NAMES), {"pool": pool["regime"], "test": test["regime"]}
 
 
-def load_detection_sets(d: DataConfig, seed: int, root: str | Path) -> tuple[pd.DataFrame, Arrays, Arrays]:
-    """(manifest, pool arrays, test arrays) of the source ``d.source``; images letterboxed to ``d.image_size``."""
-    from cvpapers.data.voc import VOC_CLASSES, load_voc_arrays, read_voc
+def load_detection_sets(d: DataConfig, seed: int, root: str | Path) -> tuple[pd.DataFrame, Arrays, Arrays, int]:
+    """(manifest, pool arrays, test arrays, unusable files) of the source ``d.source``.
+
+    embedded: the arrays hold the images (letterboxed to ``d.image_size``). voc: the arrays hold only the class
+    names, the manifest everything else; every listed image is checked first (exists, header size = annotated
+    size): a problem stops the run naming the file, or with ``on_bad_sample: skip`` is counted and skipped."""
+    from cvpapers.data.voc import VOC_CLASSES, check_voc_images, load_voc_arrays, read_voc, voc_manifest
 
     root = Path(root)
     regimes: dict[str, np.ndarray] = {}
@@ -78,18 +90,67 @@ def load_detection_sets(d: DataConfig, seed: int, root: str | Path) -> tuple[pd.
         names = list(VOC_CLASSES)
         pool_sets, test_sets = [tuple(s) for s in d.voc_pool_sets], [tuple(s) for s in d.voc_test_sets]
     sets: dict[str, Arrays] = {}
-    rows = []
+    tables = []
     for split, which in (("pool", pool_sets), ("test", test_sets)):
         records = read_voc(root, which, names)
-        arrays = load_voc_arrays(records, d.image_size)
-        if split in regimes:
+        table = voc_manifest(records, split)
+        if d.source == "embedded":
+            arrays = load_voc_arrays(records, d.image_size)
             arrays["regime"] = regimes[split]
+        else:
+            arrays = {}
         arrays["class_names"] = np.asarray(names)
+        table["regime"] = [regime_name(r) for r in regimes.get(split, np.full(len(records), -1))]
         sets[split] = arrays
-        rows += [{"split": split, "index": i, "image_id": r.image_id, "year": r.year, "image_path": str(r.image_path),
-                  "width": r.width, "height": r.height, "n_objects": len(r.labels),
-                  "regime": regime_name(arrays["regime"][i])} for i, r in enumerate(records)]
-    return pd.DataFrame(rows), sets["pool"], sets["test"]
+        tables.append(table)
+    manifest = pd.concat(tables, ignore_index=True)
+    bad = 0 if d.source == "embedded" else len(check_voc_images(manifest, d.on_bad_sample))
+    return manifest, sets["pool"], sets["test"], bad
+
+
+def on_disk(data: Arrays) -> bool:
+    """Whether a split's images are read from disk (real data) rather than held in memory (embedded)."""
+    return "images" not in data
+
+
+def split_data(manifest: pd.DataFrame, arrays: Arrays, split: str) -> Arrays:
+    """One split as the nodes use it: the in-memory arrays as they are, or, for data read from disk, the
+    manifest's ground truth (padded arrays in original pixel coordinates), ``regime`` −1, the class names and
+    the split's rows under ``"manifest"`` (pool/test index order)."""
+    from cvpapers.data.voc import manifest_ground_truth
+
+    if not on_disk(arrays):
+        return arrays
+    rows = manifest[manifest["split"] == split].sort_values("index").reset_index(drop=True)
+    if not len(rows):
+        raise ValueError(f"the manifest has no {split!r} rows")
+    gt = manifest_ground_truth(rows)
+    gt["image_id"] = np.asarray([Path(p).stem for p in gt["image_path"]])  # CSV reads "000005" as 5
+    return {**gt, "regime": np.full(len(rows), -1, dtype=np.int8), "class_names": arrays["class_names"],
+            "manifest": rows}
+
+
+def n_images(data: Arrays) -> int:
+    return len(data["labels"])
+
+
+def images_of(data: Arrays, indices: Sequence[int]) -> Any:
+    """The images ``indices`` of a split, for figures: the arrays' rows, or (on disk) each image read at its
+    original size (a list; an unreadable one is drawn black)."""
+    if not on_disk(data):
+        return data["images"][np.asarray(indices, dtype=np.int64)]
+    from cvpapers.data.decode import BadSampleError
+    from cvpapers.data.voc import read_voc_image
+
+    rows = data["manifest"]
+    out = []
+    for i in indices:
+        row = rows.iloc[int(i)].to_dict()
+        try:
+            out.append(read_voc_image(row))
+        except BadSampleError:
+            out.append(np.zeros((int(row["height"]), int(row["width"]), 3), dtype=np.uint8))
+    return out
 
 
 def set_stats(data: Arrays, split: str) -> dict[str, float]:

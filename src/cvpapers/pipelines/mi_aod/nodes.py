@@ -3,7 +3,9 @@ select the next images → comparison of the arms and the claims.
 
 Arms: ``miaod`` (MI-AOD training + uncertainty selection), ``random`` (label-set training + random
 selection, the paper's baseline) and, in ``mi_aod_ablation``, ``miaod_trainonly`` (MI-AOD training +
-random selection: what the training alone buys). The labelled sets travel as JSON plans. ``pipeline`` (the
+random selection: what the training alone buys). The labelled sets travel as JSON plans, the data as the
+manifest plus the ``pool``/``test`` arrays (embedded: the images in memory; real VOC: the class names only, the
+images are read from disk by the room's streaming passes; ``data.split_data`` joins them). ``pipeline`` (the
 registered name, bound by ``pipeline.py``) names the run's checkpoint and embedded-data folders.
 Metric keys are bare: the hook files them under the node (``cycle_0.train_miaod/map``).
 """
@@ -18,7 +20,7 @@ import pandas as pd
 
 from cvpapers.pipelines.mi_aod.config import MiaodParams
 
-Arrays = dict[str, np.ndarray]
+Arrays = dict[str, Any]
 ARM_SELECTION = {"miaod": "uncertainty", "random": "random", "miaod_trainonly": "random"}
 
 
@@ -37,24 +39,30 @@ def _start(params: dict[str, Any], pipeline: str) -> tuple[MiaodParams, Any]:
 
 def prepare_data(params: dict[str, Any], pipeline: str) -> tuple[pd.DataFrame, Arrays, Arrays, dict[str, float], Any]:
     """Embedded: generate ShapesDet-AL, write it in the PASCAL VOC layout under ``data.root`` and read it back
-    through the VOC reader, exactly as real data is read. ``voc``: read the devkit. Images are letterboxed."""
-    from cvpapers.pipelines.mi_aod.data import load_detection_sets, set_stats
+    through the VOC reader into memory. ``voc``: read the devkit's annotations into the manifest and check
+    every listed image (exists, size = annotated size) before any training; the images stay on disk."""
+    from cvpapers.pipelines.mi_aod.data import load_detection_sets, set_stats, split_data
     from cvpapers.pipelines.mi_aod.report import samples_plot
 
     p = _params(params)
-    manifest, pool, test = load_detection_sets(p.data, p.seed, p.data.root.format(pipeline=pipeline))
-    metrics = {**set_stats(pool, "pool"), **set_stats(test, "test")}
-    return manifest, pool, test, metrics, samples_plot(pool)
+    manifest, pool, test, bad = load_detection_sets(p.data, p.seed, p.data.root.format(pipeline=pipeline))
+    pool_set, test_set = split_data(manifest, pool, "pool"), split_data(manifest, test, "test")
+    metrics = {**set_stats(pool_set, "pool"), **set_stats(test_set, "test")}
+    if p.data.source != "embedded":
+        metrics["unusable_files"] = float(bad)
+    return manifest, pool, test, metrics, samples_plot(pool_set)
 
 
-def make_initial_split(pool: Arrays, params: dict[str, Any], cycles: int) -> tuple[dict[str, Any], dict[str, float]]:
+def make_initial_split(manifest: pd.DataFrame, pool: Arrays, params: dict[str, Any], cycles: int,
+                       ) -> tuple[dict[str, Any], dict[str, float]]:
     """X_L0 and X_U0 from one seeded shuffle of the pool; shared by every arm."""
     from cvpapers.pipelines.mi_aod.config import al_budget
-    from cvpapers.pipelines.mi_aod.data import hard_mask
+    from cvpapers.pipelines.mi_aod.data import hard_mask, n_images, split_data
     from cvpapers.pipelines.mi_aod.selection import initial_split
 
     p = _params(params)
-    n_pool = len(pool["images"])
+    pool = split_data(manifest, pool, "pool")
+    n_pool = n_images(pool)
     n_init, n_select = al_budget(n_pool, p.al, cycles)
     labelled, unlabelled = initial_split(n_pool, n_init, p.seed)
     plan = {"cycle": 0, "labelled": labelled.tolist(), "unlabelled": unlabelled.tolist(), "selected": [],
@@ -67,27 +75,33 @@ def make_initial_split(pool: Arrays, params: dict[str, Any], cycles: int) -> tup
     return plan, metrics
 
 
-def train_and_evaluate(pool: Arrays, test: Arrays, plan: dict[str, Any], params: dict[str, Any], pipeline: str,
-                       arm: str, cycle: int) -> tuple[dict[str, Any], dict[str, float], Any]:
+def train_and_evaluate(manifest: pd.DataFrame, pool: Arrays, test: Arrays, plan: dict[str, Any],
+                       params: dict[str, Any], pipeline: str, arm: str, cycle: int,
+                       ) -> tuple[dict[str, Any], dict[str, float], Any]:
     """Build a fresh detector (the same initialisation for every arm of a cycle), train it with the arm's
     stage schedule on X_L (MI-AOD training also on X_U), and report mAP@0.5 and per-class AP on the test set."""
+    from cvpapers.data.streaming import SkipLog
     from cvpapers.engine.checkpoint import model_checkpoint
+    from cvpapers.pipelines.mi_aod.data import split_data
     from cvpapers.pipelines.mi_aod.heads import build_miaod_detector
     from cvpapers.pipelines.mi_aod.report import ARM_LABELS, detections_plot
     from cvpapers.pipelines.mi_aod.training import evaluate, train_arm
 
     p, run = _start(params, pipeline)
+    pool, test = split_data(manifest, pool, "pool"), split_data(manifest, test, "test")
     config = p.model.detector_config(len(pool["class_names"]))
     run.seed_everything("init", cycle)
     model = build_miaod_detector(**config, backbone_weights=p.model.backbone_weights).to(run.device)
-    t0 = time.perf_counter()
+    skips, t0 = SkipLog(), time.perf_counter()
     summaries = train_arm(model, pool, plan, p, with_unlabelled=arm != "random", device=run.device,
                           seed=run.seed("batches", cycle), checkpoint_dir=run.checkpoint_dir / f"{arm}_c{cycle}",
-                          resume=run.resume, fingerprint={"arm": arm, "cycle": cycle, "model": config})
+                          resume=run.resume, fingerprint={"arm": arm, "cycle": cycle, "model": config}, skips=skips)
     train_s = time.perf_counter() - t0
-    dets, result = evaluate(model, test, p.eval, run.device)
+    dets, result = evaluate(model, test, p, run.device, skips)
     n = len(plan["labelled"])
     metrics = _cycle_metrics(result, dets, summaries, pool, n, train_s)
+    if p.data.source != "embedded":
+        metrics.update(skips.metrics())
     plot = detections_plot(test, dets, f"{ARM_LABELS[arm]}, cycle {cycle} ({n} labelled): test detections")
     return model_checkpoint(model, config, build_miaod_detector), metrics, plot
 
@@ -96,7 +110,7 @@ def _cycle_metrics(result: dict[str, Any], dets: list[dict[str, np.ndarray]], su
                    pool: Arrays, n_labelled: int, train_s: float) -> dict[str, float]:
     names = [str(c) for c in pool["class_names"]]
     metrics = {"map": 100 * result["mAP"], "labelled": float(n_labelled),
-               "labelled_fraction": n_labelled / len(pool["images"]), "train_time_s": train_s,
+               "labelled_fraction": n_labelled / len(pool["labels"]), "train_time_s": train_s,
                "detections_per_image": float(np.mean([len(d["scores"]) for d in dets]))}
     metrics.update({f"ap/{name}": 100 * float(ap) for name, ap in zip(names, result["ap"], strict=True)})
     for s in summaries:  # each stage's last values; its curves are the node's metric histories
@@ -104,39 +118,43 @@ def _cycle_metrics(result: dict[str, Any], dets: list[dict[str, np.ndarray]], su
     return metrics
 
 
-def select_by_uncertainty(checkpoint: dict[str, Any], pool: Arrays, plan: dict[str, Any], params: dict[str, Any],
-                          pipeline: str, arm: str, cycle: int) -> tuple[dict[str, Any], dict[str, float], Any, Any]:
-    """Score every pool image by the mean of its k largest f1/f2 anchor discrepancies; move the top
-    ``select_size`` unlabelled images to X_L; draw the next X_U."""
+def select_by_uncertainty(checkpoint: dict[str, Any], manifest: pd.DataFrame, pool: Arrays, plan: dict[str, Any],
+                          params: dict[str, Any], pipeline: str, arm: str, cycle: int,
+                          ) -> tuple[dict[str, Any], dict[str, float], Any, Any]:
+    """Score every pool image by the mean of its k largest f1/f2 anchor discrepancies (one streaming pass over
+    the files for real data: only the scores are kept); move the top ``select_size`` unlabelled images to X_L;
+    draw the next X_U."""
+    from cvpapers.data.streaming import SkipLog
     from cvpapers.engine.checkpoint import rebuild_model
     from cvpapers.pipelines.mi_aod import report
-    from cvpapers.pipelines.mi_aod.data import selection_stats
+    from cvpapers.pipelines.mi_aod.data import selection_stats, split_data
     from cvpapers.pipelines.mi_aod.selection import next_plan, select_top
-    from cvpapers.pipelines.mi_aod.training import predict
+    from cvpapers.pipelines.mi_aod.training import detect_images, score_pool
 
     p, run = _start(params, pipeline)
+    pool, skips = split_data(manifest, pool, "pool"), SkipLog()
     model = rebuild_model(checkpoint, f"{arm} cycle {cycle} checkpoint").to(run.device)
-    scores = predict(model, pool["images"], run.device, batch=p.eval.batch_size, k_top=p.miaod.k_top,
-                     norm=p.miaod.uncertainty_norm)["uncertainty"]
+    scores = score_pool(model, pool, p, run.device, skips)
     selected = select_top(scores, plan["labelled"], plan["select_size"])
     groups = report.uncertainty_groups(scores, plan["labelled"], selected)
     metrics = {**selection_stats(pool, selected), **report.uncertainty_stats(scores, groups)}
+    if p.data.source != "embedded":
+        metrics.update(skips.metrics())
     hist = report.uncertainty_histogram(groups, p.report.hist_bins, cycle)
     top = selected[: p.report.n_selected_images]
-    dets = predict(model, pool["images"][top], run.device, batch=p.eval.batch_size,
-                   detect=p.eval.detect_kwargs())["detections"]
-    picked = report.selected_plot(pool, top, dets, scores, cycle)
+    picked = report.selected_plot(pool, top, detect_images(model, pool, top, p, run.device), scores, cycle)
     return next_plan(plan, selected, len(scores), run.numpy_rng("unlabelled", cycle)), metrics, hist, picked
 
 
-def select_at_random(pool: Arrays, plan: dict[str, Any], params: dict[str, Any], pipeline: str, arm: str,
-                     cycle: int) -> tuple[dict[str, Any], dict[str, float]]:
+def select_at_random(manifest: pd.DataFrame, pool: Arrays, plan: dict[str, Any], params: dict[str, Any],
+                     pipeline: str, arm: str, cycle: int) -> tuple[dict[str, Any], dict[str, float]]:
     """The Random baseline's selection: ``select_size`` images drawn uniformly from outside X_L."""
-    from cvpapers.pipelines.mi_aod.data import selection_stats
+    from cvpapers.pipelines.mi_aod.data import n_images, selection_stats, split_data
     from cvpapers.pipelines.mi_aod.selection import next_plan, select_random
 
     p, run = _start(params, pipeline)
-    n = len(pool["images"])
+    pool = split_data(manifest, pool, "pool")
+    n = n_images(pool)
     # One stream per cycle, shared by the arms that select at random: at cycle 0 they pick the same images.
     selected = select_random(n, plan["labelled"], plan["select_size"], run.numpy_rng("random_selection", cycle))
     return next_plan(plan, selected, n, run.numpy_rng("unlabelled", cycle)), selection_stats(pool, selected)

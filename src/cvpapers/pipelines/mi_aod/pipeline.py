@@ -1,5 +1,7 @@
 """MI-AOD as a DAG (spec §3.8, §7): data → X_L0 → for each cycle c, for each arm: a fresh detector trained
 on X_L (+ X_U), evaluated on the test set → the next X_L by the arm's selection → comparison and claims.
+Every node after ``prepare_data`` reads the data as the manifest plus the ``pool``/``test`` arrays (images in
+memory for the embedded benchmark, on disk for real VOC: see ``nodes.py``).
 
 Cycles are unrolled (namespace ``cycle_<c>`` in kedro-viz); their number is fixed per registered
 pipeline because Kedro builds the DAG before it reads parameters.
@@ -24,7 +26,7 @@ def _plan(D: str, arm: str, c: int) -> str:
 
 def _cycle(D: str, arm: str, c: int, cycles: int) -> list:
     ckpt, metrics = f"{D}.{arm}_c{c}_checkpoint", f"{D}.{arm}_c{c}_metrics"
-    data = {"pool": f"{D}.pool_arrays", "plan": _plan(D, arm, c), "params": P}
+    data = {"manifest": f"{D}.manifest", "pool": f"{D}.pool_arrays", "plan": _plan(D, arm, c), "params": P}
     run = {"pipeline": D, "arm": arm, "cycle": c}  # D names the checkpoint folder of the registered pipeline
     out = [node(_bind(nodes.train_and_evaluate, **run), {**data, "test": f"{D}.test_arrays"},
                 [ckpt, metrics, f"{D}.{arm}_c{c}_detections_plot"], name=f"train_{arm}", namespace=f"cycle_{c}")]
@@ -48,7 +50,7 @@ def create_pipeline(name: str = "mi_aod", cycles: int = 5, ablation: bool = Fals
         node(_bind(nodes.prepare_data, pipeline=D), P,
              [f"{D}.manifest", f"{D}.pool_arrays", f"{D}.test_arrays", f"{D}.data_metrics", f"{D}.pool_samples_plot"],
              name="prepare_data"),
-        node(_bind(nodes.make_initial_split, cycles=cycles), [f"{D}.pool_arrays", P],
+        node(_bind(nodes.make_initial_split, cycles=cycles), [f"{D}.manifest", f"{D}.pool_arrays", P],
              [f"{D}.labelled_c0_plan", f"{D}.split_metrics"], name="make_initial_split"),
     ]
     loop = [n for c in range(cycles) for arm in arms for n in _cycle(D, arm, c, cycles)]

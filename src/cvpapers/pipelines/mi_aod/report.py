@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvpapers.pipelines.mi_aod.data import Arrays, class_names, regime_name
+from cvpapers.pipelines.mi_aod.data import Arrays, class_names, images_of, regime_name
 
 ARM_LABELS = {"miaod": "MI-AOD", "random": "Random", "miaod_trainonly": "MI-AOD training + random selection"}
 Results = Mapping[str, Mapping[str, float]]
@@ -53,9 +53,10 @@ def map_curve_plot(results: Results, arms: Sequence[str], cycles: int, iou_thr: 
 def samples_plot(pool: Arrays, n: int = 16) -> Any:
     from cvpapers.engine import plots
 
+    shown = np.arange(min(n, len(pool["labels"])))
     panels = [{"gt_boxes": pool["boxes"][i][pool["labels"][i] >= 0], "gt_labels": pool["labels"][i][pool["labels"][i] >= 0],
-               "caption": regime_name(pool["regime"][i])} for i in range(min(n, len(pool["images"])))]
-    return plots.detection_grid(pool["images"][:n], panels, class_names(pool), title="pool images with ground truth")
+               "caption": regime_name(pool["regime"][i])} for i in shown]
+    return plots.detection_grid(images_of(pool, shown), panels, class_names(pool), title="pool images with ground truth")
 
 
 def detections_plot(data: Arrays, dets: list[dict[str, np.ndarray]], title: str,
@@ -73,7 +74,7 @@ def detections_plot(data: Arrays, dets: list[dict[str, np.ndarray]], title: str,
         panels.append({"gt_boxes": data["boxes"][i][valid], "gt_labels": data["labels"][i][valid],
                        "boxes": d["boxes"][keep], "labels": d["labels"][keep], "scores": d["scores"][keep],
                        "caption": captions[j] if captions else ""})
-    return plots.detection_grid(data["images"][indices], panels, class_names(data), title=title)
+    return plots.detection_grid(images_of(data, indices), panels, class_names(data), title=title)
 
 
 def uncertainty_groups(scores: np.ndarray, labelled: Sequence[int], selected: np.ndarray) -> dict[str, np.ndarray]:

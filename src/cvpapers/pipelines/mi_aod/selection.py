@@ -25,9 +25,15 @@ def anchor_uncertainty(cls1: Tensor, cls2: Tensor, norm: str = "l2") -> Tensor:
     raise ValueError(f"uncertainty_norm: unknown '{norm}' (allowed: l2, l1)")
 
 
-def image_uncertainty(u: Tensor, k: int) -> Tensor:
-    """U(x) = mean of the k largest anchor uncertainties of each image (k ≥ #anchors: the plain mean)."""
-    return u.topk(min(k, u.shape[1]), dim=1).values.mean(1)
+def image_uncertainty(u: Tensor, k: int, valid: Tensor | None = None) -> Tensor:
+    """U(x) = mean of the k largest anchor uncertainties of each image (k ≥ #anchors: the plain mean).
+
+    ``valid`` (N, A) bool: only these anchors of each image count (in a padded batch of differently sized
+    images, the anchors a batch of one would have had), so U(x) does not depend on the batch."""
+    if valid is None:
+        return u.topk(min(k, u.shape[1]), dim=1).values.mean(1)
+    top = u.masked_fill(~valid, float("-inf")).topk(min(k, u.shape[1]), dim=1).values
+    return torch.where(torch.isfinite(top), top, 0.0).sum(1) / valid.sum(1).clamp(min=1, max=k)
 
 
 def initial_split(pool_size: int, n_initial: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +46,9 @@ def select_top(scores: np.ndarray, labelled: Sequence[int], size: int) -> np.nda
     """The ``size`` images outside X_L with the largest score; ties go to the lower pool index."""
     candidates = np.setdiff1d(np.arange(len(scores)), np.asarray(labelled, dtype=np.int64))
     _check_enough(len(candidates), size)
-    order = np.lexsort((candidates, -scores[candidates]))
+    # An image skipped as unreadable has no score (NaN): it comes last.
+    key = -scores[candidates]
+    order = np.lexsort((candidates, np.where(np.isnan(key), np.inf, key)))
     return candidates[order[:size]]
 
 

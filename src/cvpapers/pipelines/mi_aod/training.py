@@ -3,7 +3,10 @@ optimiser per stage, alternating labelled/unlabelled steps, and the losses each 
 test-set evaluation and the pool scoring that selection needs.
 
 :func:`train_arm` is what one arm does in one cycle (its stages on X_L, and X_U for MI-AOD training);
-:func:`evaluate` scores the trained detector on the test set.
+:func:`evaluate` scores the trained detector on the test set, :func:`score_pool` gives U(x) of every pool image.
+Both sources go through the same stages and steps: the embedded benchmark's images are in memory
+(:func:`batch_draw`, vectorised), real images are read from disk batch by batch (``loading.py``: the code's
+preprocessing, ``StreamingBatches`` for training, ``stream`` passes for evaluation and scoring).
 
 Code order (default): A label-set → R × [B min (f1, f2 frozen) → C max (only f1, f2 train) → D label-set].
 Paper order: A → R × [max (g frozen) → min (f_r, f1, f2 frozen) → D]. The Random arm runs the same
@@ -15,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvpapers.pipelines.mi_aod.data import on_disk
 from cvpapers.pipelines.mi_aod.heads import modules_by_role
 from cvpapers.pipelines.mi_aod.losses import (
     detection_loss,
@@ -35,7 +40,7 @@ from cvpapers.pipelines.mi_aod.losses import (
 from cvpapers.pipelines.mi_aod.selection import anchor_uncertainty, image_uncertainty
 
 ROLES = ("g", "f_r", "f1", "f2", "f_mil")
-Arrays = Mapping[str, np.ndarray]
+Arrays = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -175,12 +180,14 @@ def make_step(model: nn.Module, stage: Stage, num_classes: int, lam: float, pseu
     return step
 
 
-def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable, unlabelled_draw: Callable | None,
+def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable | None, unlabelled_draw: Callable | None,
                 *, num_classes: int, train: Any, miaod: Any, mil_mode: str, device: torch.device, seed: int,
                 checkpoint_dir: str | Path | None, resume: bool, fingerprint: dict[str, Any],
-                ) -> list[dict[str, float]]:
+                source: Callable[[bool, int, int], Any] | None = None) -> list[dict[str, float]]:
     """Run the stages in order, each with its own freezing and a fresh optimiser over its trainable
-    parameters; returns one summary per stage (its last chunk's averages)."""
+    parameters; returns one summary per stage (its last chunk's averages). Batches come from the in-memory
+    draws, or from ``source(alternating, iters_per_chunk, seed)`` (a file-backed batch source,
+    ``loading.training_source``) when it is given."""
     from cvpapers.engine.iterative import train_iterations
     from cvpapers.engine.seeding import derive_seed
 
@@ -190,15 +197,12 @@ def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable, 
         for stage in stages:
             set_trainable(model, stage.trainable, base)
             steps = stage.iters * (2 if stage.alternating else 1)
-            if stage.alternating and unlabelled_draw is None:
+            if stage.alternating and unlabelled_draw is None and source is None:
                 raise ValueError(f"stage {stage.name} needs unlabelled images")
             drop = stage.lr_drop_at
             # Chunks end where the lr drops, so the scheduler (counting chunks) steps exactly there.
             chunk = math.gcd(steps, drop) if drop else steps
-            result = train_iterations(
-                model, (labelled_draw, unlabelled_draw) if stage.alternating else labelled_draw,
-                make_step(model, stage, num_classes, miaod.param_lambda, miaod.pseudo_label_thr, mil_mode,
-                          train.focal_norm),
+            options = dict(
                 stage=stage.name, iters=steps, eval_every=chunk, lr=train.lr, device=device,
                 seed=derive_seed(seed, stage.name), optimizer=train.optimizer, momentum=train.momentum,
                 weight_decay=train.weight_decay, schedule="step", milestones=[drop] if drop else [],
@@ -206,6 +210,13 @@ def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable, 
                 checkpoint_path=Path(checkpoint_dir) / f"{stage.name}.pt" if checkpoint_dir else None,
                 resume=resume, fingerprint={**fingerprint, "stage": stage.name},
             )
+            step = make_step(model, stage, num_classes, miaod.param_lambda, miaod.pseudo_label_thr, mil_mode,
+                             train.focal_norm)
+            if source is None:
+                draws = (labelled_draw, unlabelled_draw) if stage.alternating else labelled_draw
+                result = train_iterations(model, draws, step, **options)
+            else:
+                result = train_iterations(model, None, step, source=partial(source, stage.alternating), **options)
             summaries.append({"stage": stage.name, **result.last})
     finally:
         set_trainable(model, ROLES, base)
@@ -214,11 +225,12 @@ def train_cycle(model: nn.Module, stages: list[Stage], labelled_draw: Callable, 
 
 def train_arm(model: nn.Module, pool: Arrays, plan: Mapping[str, Any], p: Any, *, with_unlabelled: bool,
               device: torch.device, seed: int, checkpoint_dir: Path | None, resume: bool,
-              fingerprint: dict[str, Any]) -> list[dict[str, float]]:
+              fingerprint: dict[str, Any], skips: Any = None) -> list[dict[str, float]]:
     """One arm's training in one cycle (``p``: the run's ``MiaodParams``): the stage schedule on the plan's X_L
     and, ``with_unlabelled``, its X_U. The paper counts epochs over the (repeated) labelled set, so with
     ``budget_unit: epochs`` the stages grow with X_L. ``fingerprint`` (what the resume checkpoints must match)
-    gets the schedule, the seed and digests of the data and the plan added."""
+    gets the schedule, the seed and digests of the data and the plan added. ``skips`` (a
+    ``data.streaming.SkipLog``) counts the unreadable files of a split read from disk."""
     from cvpapers.engine.checkpoint import data_digest
 
     t = p.train
@@ -228,15 +240,23 @@ def train_arm(model: nn.Module, pool: Arrays, plan: Mapping[str, Any], p: Any, *
                           t.iters_label * per_pass, t.lr_drop_last_fraction, t.stage_order,
                           with_unlabelled=with_unlabelled)
     unlabelled = np.asarray(plan["unlabelled"], dtype=np.int64)
-    draw_l = batch_draw(pool, labelled, t.batch_size, t.flip_prob, unlabelled=False)
-    draw_u = batch_draw(pool, unlabelled, t.batch_size, t.flip_prob, unlabelled=True) if with_unlabelled else None
     fingerprint = {**fingerprint, "mil_weight_mode": p.model.mil_weight_mode,
                    "backbone_weights": p.model.backbone_weights, "train": t.model_dump(),
-                   "miaod": p.miaod.model_dump(), "seed": p.seed, "labelled": data_digest(labelled, unlabelled),
-                   "data": data_digest(pool["images"], pool["boxes"], pool["labels"], pool["difficult"])}
-    return train_cycle(model, stages, draw_l, draw_u, num_classes=len(pool["class_names"]), train=t, miaod=p.miaod,
-                       mil_mode=p.model.mil_weight_mode, device=device, seed=seed, checkpoint_dir=checkpoint_dir,
-                       resume=resume, fingerprint=fingerprint)
+                   "miaod": p.miaod.model_dump(), "seed": p.seed, "labelled": data_digest(labelled, unlabelled)}
+    common = dict(num_classes=len(pool["class_names"]), train=t, miaod=p.miaod, mil_mode=p.model.mil_weight_mode,
+                  device=device, seed=seed, checkpoint_dir=checkpoint_dir, resume=resume)
+    if on_disk(pool):  # the files, the annotations and the preprocessing identify the data
+        from cvpapers.pipelines.mi_aod.loading import training_source
+
+        d = p.data
+        fingerprint["data"] = data_digest(pool["image_path"].astype(str), pool["boxes"], pool["labels"],
+                                          pool["difficult"], np.asarray(d.img_scale), np.asarray(d.size_divisor))
+        source = training_source(pool, labelled, unlabelled if with_unlabelled else None, p, skips)
+        return train_cycle(model, stages, None, None, **common, fingerprint=fingerprint, source=source)
+    draw_l = batch_draw(pool, labelled, t.batch_size, t.flip_prob, unlabelled=False)
+    draw_u = batch_draw(pool, unlabelled, t.batch_size, t.flip_prob, unlabelled=True) if with_unlabelled else None
+    fingerprint["data"] = data_digest(pool["images"], pool["boxes"], pool["labels"], pool["difficult"])
+    return train_cycle(model, stages, draw_l, draw_u, **common, fingerprint=fingerprint)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -252,7 +272,8 @@ def _image_batches(images: np.ndarray, batch: int, device: torch.device):
 @torch.inference_mode()
 def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch: int = 32, k_top: int | None = None,
             norm: str = "l2", detect: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Detections (``detect`` = kwargs of ``detect_from``) and/or image uncertainties U (``k_top``) of a set."""
+    """Detections (``detect`` = kwargs of ``detect_from``) and/or image uncertainties U (``k_top``) of a set of
+    images held in memory (``loading.predict_files`` is the same for images on disk)."""
     model.eval()
     dets: list[dict[str, np.ndarray]] = []
     scores: list[torch.Tensor] = []
@@ -270,11 +291,48 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch
     return {"detections": dets, "uncertainty": torch.cat(scores).double().numpy() if scores else None}
 
 
-def evaluate(model: nn.Module, test: Arrays, e: Any, device: torch.device) -> tuple[list[dict[str, np.ndarray]],
-                                                                                    dict[str, Any]]:
-    """Detections on the test set and their VOC evaluation (``e``: the ``eval`` parameters): ``(detections,
-    {"mAP", "ap", …})`` as ``metrics.detection.evaluate_detections`` returns it."""
+def evaluate(model: nn.Module, test: Arrays, p: Any, device: torch.device, skips: Any = None,
+             ) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
+    """Detections on the test set and their VOC evaluation (``p``: the run's ``MiaodParams``; its ``eval``
+    section): ``(detections, {"mAP", "ap", …})`` as ``metrics.detection.evaluate_detections`` returns it.
+    Images read from disk are evaluated in original pixel coordinates, one batch at a time; an image skipped
+    as unreadable is left out of the evaluation (``skips`` counts it)."""
     from cvpapers.metrics.detection import evaluate_detections
 
-    dets = predict(model, test["images"], device, batch=e.batch_size, detect=e.detect_kwargs())["detections"]
-    return dets, evaluate_detections(dets, test, len(test["class_names"]), e.iou_thr, e.ap_mode)
+    e = p.eval
+    if not on_disk(test):
+        dets = predict(model, test["images"], device, batch=e.batch_size, detect=e.detect_kwargs())["detections"]
+        return dets, evaluate_detections(dets, test, len(test["class_names"]), e.iou_thr, e.ap_mode)
+    from cvpapers.pipelines.mi_aod.loading import predict_files
+
+    out = predict_files(model, test, device, p, detect=e.detect_kwargs(), desc="evaluate (test set)", skips=skips)
+    kept = np.asarray(out["kept"], dtype=np.int64)
+    gt = {k: test[k][kept] for k in ("boxes", "labels", "difficult")}
+    return out["detections"], evaluate_detections(out["detections"], gt, len(test["class_names"]), e.iou_thr,
+                                                  e.ap_mode)
+
+
+def score_pool(model: nn.Module, pool: Arrays, p: Any, device: torch.device, skips: Any = None) -> np.ndarray:
+    """U(x) of every pool image (spec §3.6): the mean of its ``k_top`` largest f1/f2 anchor discrepancies;
+    NaN for an image skipped as unreadable."""
+    if not on_disk(pool):
+        return predict(model, pool["images"], device, batch=p.eval.batch_size, k_top=p.miaod.k_top,
+                       norm=p.miaod.uncertainty_norm)["uncertainty"]
+    from cvpapers.pipelines.mi_aod.loading import predict_files
+
+    return predict_files(model, pool, device, p, k_top=p.miaod.k_top, norm=p.miaod.uncertainty_norm,
+                         desc="uncertainty (pool)", skips=skips)["uncertainty"]
+
+
+def detect_images(model: nn.Module, data: Arrays, indices: np.ndarray, p: Any, device: torch.device,
+                  ) -> list[dict[str, np.ndarray]]:
+    """Detections of a few images ``indices`` (figures); an unreadable image gets none."""
+    if not on_disk(data):
+        return predict(model, data["images"][indices], device, batch=p.eval.batch_size,
+                       detect=p.eval.detect_kwargs())["detections"]
+    from cvpapers.pipelines.mi_aod.loading import predict_files
+
+    out = predict_files(model, data, device, p, detect=p.eval.detect_kwargs(), indices=indices)
+    found = dict(zip(out["kept"], out["detections"], strict=True))
+    empty = {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32), "labels": np.zeros(0, np.int64)}
+    return [found.get(int(i), empty) for i in indices]
