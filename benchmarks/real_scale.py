@@ -36,7 +36,9 @@ def _child(family: str, call: str, root: Path, n: int, out: Path) -> tuple[float
         f"import scale_{family} as m; r = m.{call}(Path(sys.argv[2]){', int(sys.argv[3])' if call == 'write' else ''}); "
         "Path(sys.argv[4]).write_text(json.dumps(r or {}))"
     )
-    env = {**os.environ, "CVPAPERS_QUIET": "1", "PYTHONPATH": str(ROOT / "src")}
+    # A fixed mmap threshold keeps glibc from retaining freed image buffers differently from run to run
+    # (±8 % of peak RSS otherwise, whatever N is).
+    env = {**os.environ, "CVPAPERS_QUIET": "1", "PYTHONPATH": str(ROOT / "src"), "MALLOC_MMAP_THRESHOLD_": "1048576"}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, str(ROOT / "benchmarks"), str(root), str(n), str(out)],
                             cwd=ROOT, env=env)
