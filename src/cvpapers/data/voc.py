@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from cvpapers.data.decode import BadSampleError, decode_image
+from cvpapers.data.decode import BadSampleError, check_end_marker, decode_image
 
 __all__ = [
     "VOC_CLASSES",
@@ -327,7 +327,8 @@ def _size_problem(image_hw: tuple[int, int], row: Mapping[str, Any]) -> str | No
 
 
 def check_voc_images(rows: pd.DataFrame, on_bad_sample: str = "error", max_listed: int = 10) -> list[BadSampleError]:
-    """Preflight before any long work: every listed image exists and its header size (Pillow reads only the
+    """Preflight before any long work: every listed image exists, ends with its format's end marker (a
+    half-written JPEG does not; only the file's last bytes are read) and its header size (Pillow reads only the
     header) is the annotated size. With ``on_bad_sample="error"`` the problems (the first ``max_listed``
     named, file and problem) are one error; with ``"skip"`` they are logged and returned, and the readers skip
     those samples when they meet them."""
@@ -337,10 +338,14 @@ def check_voc_images(rows: pd.DataFrame, on_bad_sample: str = "error", max_liste
     for row in rows.to_dict("records"):
         path = row["image_path"]
         try:
+            check_end_marker(path)
             with Image.open(path) as img:
                 w, h = img.size
         except FileNotFoundError:
             problems.append(BadSampleError(path, "file not found"))
+            continue
+        except BadSampleError as err:
+            problems.append(err)
             continue
         except (OSError, UnidentifiedImageError) as err:
             problems.append(BadSampleError(path, f"not an image ({err})"))
