@@ -338,9 +338,9 @@ def check_voc_images(rows: pd.DataFrame, on_bad_sample: str = "error", max_liste
     for row in rows.to_dict("records"):
         path = row["image_path"]
         try:
-            check_end_marker(path)
             with Image.open(path) as img:
                 w, h = img.size
+            check_end_marker(path)
         except FileNotFoundError:
             problems.append(BadSampleError(path, "file not found"))
             continue
