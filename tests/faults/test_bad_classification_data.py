@@ -31,7 +31,7 @@ def dcff_project(tmp_path: Path) -> Path:
 
 
 def test_half_written_png_is_named_before_training(dcff_project: Path) -> None:
-    victim = sorted((dcff_project / "data/01_raw/dcff/train").rglob("*.png"))[3]
+    victim = sorted((dcff_project / "data/01_raw/dcff/smoke/train").rglob("*.png"))[3]
     _truncate(victim)
     with pytest.raises(BadSampleError, match=f"{victim.relative_to(dcff_project)}: truncated"):
         run_kedro(dcff_project, "dcff", from_nodes=["plan_architecture"])
@@ -41,7 +41,7 @@ def test_half_written_png_is_named_before_training(dcff_project: Path) -> None:
 def test_half_written_png_is_skipped_and_counted_when_asked(dcff_project: Path) -> None:
     import json
 
-    _truncate(sorted((dcff_project / "data/01_raw/dcff/test").rglob("*.png"))[0])
+    _truncate(sorted((dcff_project / "data/01_raw/dcff/smoke/test").rglob("*.png"))[0])
     run_kedro(dcff_project, "dcff", params={"dcff.data.on_bad_sample": "skip"}, from_nodes=["plan_architecture"],
               to_nodes=["train_dcff"])
     # The smoke environment writes its reports in a folder of its own (under data/08_reporting/dcff/).

@@ -64,7 +64,7 @@ def test_both_arms_start_from_the_same_initial_set(smoke_run: Path) -> None:
 
 
 def test_the_embedded_data_went_through_the_voc_layout(smoke_run: Path) -> None:
-    voc = smoke_run / "data/01_raw/mi_aod/VOCdevkit/VOC2007"
+    voc = smoke_run / "data/01_raw/mi_aod/smoke/VOCdevkit/VOC2007"
     ids = (voc / "ImageSets/Main/trainval.txt").read_text().split()
     assert len(ids) == 48 and (voc / "Annotations" / f"{ids[0]}.xml").is_file()
     manifest = pd.read_csv(smoke_run / "data/02_intermediate/mi_aod/smoke/manifest.csv", dtype={"image_id": str})
