@@ -19,15 +19,14 @@ from cvpapers.da.streams import (
     LAB_STD,
     DAReader,
     PairDataset,
-    StreamDraw,
+    StreamSource,
     UnionDataset,
     dataset,
-    iteration_chunk,
     manifest_digest,
     train_transform,
 )
 from cvpapers.data.segmentation import cityscapes_manifest, gta5_manifest, resize_pair, write_street_fixture
-from cvpapers.data.streaming import SkipLog, StreamingBatches, stream
+from cvpapers.data.streaming import SkipLog, stream
 from cvpapers.engine.iterative import IterationBatches, train_iterations
 
 
@@ -103,32 +102,21 @@ def _draw_setup(city: pd.DataFrame) -> tuple:
     return data, pick3
 
 
-def test_stream_draw_serves_each_iterations_own_batch_and_replays_after_a_resume(city) -> None:
+def test_stream_source_picks_the_in_memory_draws_images_and_replays_a_chunk_after_a_resume(city) -> None:
     data, pick3 = _draw_setup(city)
-    iters, every, seed = 6, 3, 11
-    chunk = iteration_chunk(iters, every)
-    expected = {e: list(StreamingBatches([(data, pick3)], chunk, seed, prepare=lambda b: b).batches(e))
-                for e in range(iters // chunk)}
-    draw = StreamDraw(data, pick3, lambda b: b, seed=seed, iters=iters, eval_every=every)
-    served = [draw(g) for g in _generators(seed, chunk, range(2))]
-    for got, want in zip(served, expected[0] + expected[1], strict=True):
-        assert torch.equal(got["index"], want["index"]) and torch.equal(got["image"], want["image"])
+    chunk, seed = 3, 11
+    first = StreamSource(data, pick3, lambda b: b)(chunk, seed)
+    served = {e: list(first.batches(e)) for e in range(2)}
     # the indices are the in-memory draws' (same generator seeds)
-    assert [b["index"].tolist() for b in served[:3]] == [t.tolist() for t in IterationBatches(pick3, chunk, seed).batches(0)]
-    # a resumed stage asks for chunk 1 first: it gets chunk 1's batches, crops included
-    resumed = StreamDraw(data, pick3, lambda b: b, seed=seed, iters=iters, eval_every=every)
-    again = [resumed(g) for g in _generators(seed, chunk, [1])]
-    for got, want in zip(again, expected[1], strict=True):
-        assert torch.equal(got["image"], want["image"])
+    for e in range(2):
+        assert [b["index"].tolist() for b in served[e]] == [t.tolist() for t in IterationBatches(pick3, chunk, seed).batches(e)]
+    # a resumed stage starts at chunk 1 with a new source: the same batches, crops included
+    again = list(StreamSource(data, pick3, lambda b: b)(chunk, seed).batches(1))
+    for got, want in zip(again, served[1], strict=True):
+        assert torch.equal(got["index"], want["index"]) and torch.equal(got["image"], want["image"])
 
 
-def _generators(seed: int, chunk: int, epochs) -> list[torch.Generator]:
-    from cvpapers.engine.seeding import derive_seed
-
-    return [torch.Generator().manual_seed(derive_seed(seed, e, it)) for e in epochs for it in range(chunk)]
-
-
-def test_stream_draw_trains_through_the_engines_loop(city) -> None:
+def test_stream_source_trains_through_the_engines_loop(city) -> None:
     from cvpapers.da.batches import supervised_step
     from cvpapers.da.segmenter import normaliser
     from cvpapers.da.streams import images_nchw
@@ -136,19 +124,12 @@ def test_stream_draw_trains_through_the_engines_loop(city) -> None:
 
     data, pick3 = _draw_setup(city)
     norm = normaliser("embedded")
-    draw = StreamDraw(data, pick3, lambda b: (norm(images_nchw(b)), b["mask"].long()), seed=1, iters=4, eval_every=2)
+    source = StreamSource(data, pick3, lambda b: (norm(images_nchw(b)), b["mask"].long()))
     torch.manual_seed(0)
     model = build_segmenter("tiny_deeplabv2", 19, widths=[4, 4, 4, 4])
-    result = train_iterations(model, draw, supervised_step(0.1), stage="t", iters=4, eval_every=2, lr=1e-3,
-                              device=torch.device("cpu"), seed=1, log_prefix="")
+    result = train_iterations(model, None, supervised_step(0.1), stage="t", iters=4, eval_every=2, lr=1e-3,
+                              device=torch.device("cpu"), seed=1, log_prefix="", source=source)
     assert len(result.history) == 2 and np.isfinite(result.last["train_loss"])
-
-
-def test_a_seed_the_stage_never_uses_is_an_error(city) -> None:
-    data, pick3 = _draw_setup(city)
-    draw = StreamDraw(data, pick3, lambda b: b, seed=1, iters=2, eval_every=2)
-    with pytest.raises(RuntimeError, match="iteration seeding"):
-        draw(torch.Generator().manual_seed(12345))
 
 
 def test_streamed_evaluation_equals_the_in_memory_evaluation(city) -> None:

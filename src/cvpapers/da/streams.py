@@ -11,9 +11,8 @@ reference statistics ``lab_ref_mean_<k>`` / ``lab_ref_std_<k>``); pixels are rea
 * :func:`train_transform` — the seeded random crop (and optional flip) of training samples (albumentations);
 * :class:`UnionDataset` / :class:`PairDataset` — several sets in one index space (a batch that takes from
   each: source + target, unlabelled + labelled) and pairs combined in the worker (DDM's region mixing);
-* :class:`StreamDraw` — the bridge from :class:`~cvpapers.data.streaming.StreamingBatches` (DataLoader
-  workers, pinned memory, persistent workers) to the engine's ``train_iterations``, which asks a
-  ``draw(generator)`` for each iteration's batch.
+* :class:`StreamSource` — a stage's :class:`~cvpapers.data.streaming.StreamingBatches` (DataLoader workers,
+  pinned memory, persistent workers), built by the engine's ``train_iterations(source=…)`` for its chunks.
 
 Plain PyTorch; no Kedro.
 """
@@ -164,58 +163,22 @@ class PairDataset(torch.utils.data.Dataset):
         return out
 
 
-def iteration_chunk(iters: int, eval_every: int) -> int:
-    """The iterations per loop chunk ``train_iterations`` uses (the largest divisor of ``iters`` not above
-    ``eval_every``); :class:`StreamDraw` must cut the stage the same way."""
-    return max(d for d in range(1, min(eval_every, iters) + 1) if iters % d == 0)
+@dataclass(frozen=True)
+class StreamSource:
+    """The batch source of a streamed stage, for ``train_iterations(source=…)``: called with the loop's chunk
+    size and the stage's seed, it builds a :class:`~cvpapers.data.streaming.StreamingBatches` (DataLoader
+    workers read ahead) whose iteration ``it`` of chunk ``e`` picks its indices with a generator seeded
+    ``(seed, e, it)``, as the in-memory draws do, so a resumed stage replays its batches and crops."""
 
+    dataset: torch.utils.data.Dataset
+    pick: Pick
+    prepare: Callable[[Sample], Any]
+    workers: int = 0
+    skips: SkipLog | None = None
 
-class StreamDraw:
-    """A ``draw(generator)`` for :func:`cvpapers.engine.iterative.train_iterations` that serves the batches of a
-    :class:`~cvpapers.data.streaming.StreamingBatches` source (DataLoader workers read ahead).
-
-    ``train_iterations`` seeds iteration ``it`` of chunk ``e`` with ``derive_seed(seed, e, it)`` and calls the
-    draw in order; ``StreamingBatches`` picks that iteration's indices from a generator seeded the same way, so
-    the draw only has to recognise which iteration it is asked for (the next one, or the first of a chunk after
-    a resume) and hand over the batch read for it. The batches are therefore those of the iteration, not of
-    the call order, and a resumed stage replays them (crops too: each sample's seed is its position's).
-    """
-
-    def __init__(self, dataset: torch.utils.data.Dataset, pick: Pick, prepare: Callable[[Sample], Any], *,
-                 seed: int, iters: int, eval_every: int, workers: int = 0, skips: SkipLog | None = None) -> None:
-        self.seed, self.chunk = seed, iteration_chunk(iters, eval_every)
-        self.chunks = iters // self.chunk
-        self.source = StreamingBatches([(dataset, pick)], self.chunk, seed, workers, _checked(prepare), skips)  # type: ignore[list-item]
-        self._batches: Any = None
-        self._next: tuple[int, int] | None = None
-
-    def _locate(self, seed: int) -> tuple[int, int]:
-        if self._next is not None:
-            e, it = self._next if self._next[1] < self.chunk else (self._next[0] + 1, 0)
-            if derive_seed(self.seed, e, it) == seed:
-                return e, it
-        for e in range(self.chunks):  # a resumed stage starts at a chunk
-            if derive_seed(self.seed, e, 0) == seed:
-                return e, 0
-        for e in range(self.chunks):
-            for it in range(self.chunk):
-                if derive_seed(self.seed, e, it) == seed:
-                    return e, it
-        raise RuntimeError("StreamDraw was asked for a batch seeded unlike any iteration of its stage: the engine's "
-                           "iteration seeding (derive_seed(seed, chunk, iteration)) and StreamDraw disagree")
-
-    def __call__(self, g: torch.Generator) -> Any:
-        e, it = self._locate(g.initial_seed())
-        if (e, it) != self._next:
-            self._batches = iter(self.source.batches(e))
-            for _ in range(it):
-                next(self._batches)
-        self._next = (e, it + 1)
-        return next(self._batches)
-
-    @property
-    def skips(self) -> SkipLog:
-        return self.source.skips
+    def __call__(self, iters_per_chunk: int, seed: int) -> StreamingBatches:
+        return StreamingBatches([(self.dataset, self.pick)], iters_per_chunk, seed, self.workers,  # type: ignore[list-item]
+                                _checked(self.prepare), self.skips)
 
 
 def _checked(prepare: Callable[[Sample], Any]) -> Callable[[Sample], Any]:

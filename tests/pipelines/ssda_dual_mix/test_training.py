@@ -98,18 +98,16 @@ def _datasets(files, labelled_target: bool = True):
                                      placeholder=not labelled_target), crop))
 
 
-def _run(draw, n: int = 2) -> list:
-    from cvpapers.engine.seeding import derive_seed
-
-    return [draw(torch.Generator().manual_seed(derive_seed(draw.seed, 0, it))) for it in range(n)]
+def _run(source, seed: int, n: int = 2) -> list:
+    """The first chunk of ``n`` iterations of a streamed stage's batch source."""
+    return list(source(n, seed).batches(0))
 
 
 def test_streamed_region_batches_are_mixed_pairs_the_same_with_workers(files) -> None:
     src, tgt = _datasets(files)
     pairs = T.region_mixed_pairs(tgt, src, 0.5, "fixed", (0.5, 2.0))
-    run = {"seed": 3, "iters": 2, "eval_every": 2}
-    one = _run(T.region_mixed_stream(pairs, 4, _identity, **run))
-    two = _run(T.region_mixed_stream(pairs, 4, _identity, workers=2, **run))
+    one = _run(T.region_mixed_stream(pairs, 4, _identity), seed=3)
+    two = _run(T.region_mixed_stream(pairs, 4, _identity, workers=2), seed=3)
     for (x1, y1), (x2, y2) in zip(one, two, strict=True):
         assert x1.shape == (4, 3, H, W) and y1.dtype == torch.long
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
@@ -117,10 +115,9 @@ def test_streamed_region_batches_are_mixed_pairs_the_same_with_workers(files) ->
 
 def test_streamed_sample_level_and_student_batches_split_where_the_steps_expect(files) -> None:
     src, tgt = _datasets(files)
-    run = {"seed": 4, "iters": 2, "eval_every": 2}
-    for x, y, n_src in _run(T.sample_level_stream(src, tgt, 4, 0.5, _identity, **run)):
+    for x, y, n_src in _run(T.sample_level_stream(src, tgt, 4, 0.5, _identity), seed=4):
         assert n_src == 2 and x.shape == (4, 3, H, W) and y.shape == (4, H, W)
     _, unl = _datasets(files, labelled_target=False)
-    for xu, xl, yl in _run(T.student_stream(unl, tgt, 3, 2, _identity, **run)):
+    for xu, xl, yl in _run(T.student_stream(unl, tgt, 3, 2, _identity), seed=4):
         assert xu.shape == (3, 3, H, W) and xl.shape == (2, 3, H, W) and yl.shape == (2, H, W)
         assert (yl != 255).any()

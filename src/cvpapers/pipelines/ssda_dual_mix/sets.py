@@ -7,7 +7,7 @@ validation set and the unlabelled pool, whether they are in memory or on disk.
 * :class:`ManifestSets` — real data (GTA5 / SYNTHIA → Cityscapes): manifests between nodes (CSV), samples read
   lazily with the paper's preprocessing (source resized to 1280×720 then a random 1024×512 crop, Cityscapes
   train at 1024×512, LAB translation on the fly), training batches streamed by DataLoader workers
-  (:class:`~cvpapers.da.streams.StreamDraw`), validation one image at a time at full resolution, LAB statistics
+  (:class:`~cvpapers.da.streams.StreamSource`), validation one image at a time at full resolution, LAB statistics
   and BDL pseudo labels in streaming passes (histogram thresholds; the labels written as PNGs and listed in
   a manifest). Peak memory depends on the batch and image size, not on the number of images.
 

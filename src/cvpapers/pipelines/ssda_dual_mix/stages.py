@@ -83,12 +83,15 @@ class Stages:
 
     def train(self, model: nn.Module, draw: Any, step: Any, stage: str, round_: int, val: Any,
               fingerprint: dict[str, Any]) -> Any:
-        """``iters(round_)`` iterations of ``step`` on ``draw``'s batches; val mIoU every ``eval_every``."""
+        """``iters(round_)`` iterations of ``step`` on ``draw``'s batches (an in-memory draw, or a file-backed
+        :class:`~cvpapers.da.streams.StreamSource`); val mIoU every ``eval_every``."""
+        from cvpapers.da.streams import StreamSource
         from cvpapers.engine.iterative import train_iterations
 
         p, t = self.p, self.p.train
+        draw, source = (None, draw) if isinstance(draw, StreamSource) else (draw, None)
         return train_iterations(
-            model, draw, step, stage=stage, iters=self.iters(round_), eval_every=t.eval_every, lr=t.lr,
+            model, draw, step, source=source, stage=stage, iters=self.iters(round_), eval_every=t.eval_every, lr=t.lr,
             device=self.device, seed=self.run.seed("batches", stage), optimizer=t.optimizer, momentum=t.momentum,
             weight_decay=t.weight_decay, poly_power=t.poly_power,
             evaluate=lambda m: {"val_miou_by_iter": self.evaluate(m, val)["miou"]},
@@ -98,9 +101,8 @@ class Stages:
         )
 
     def stream_run(self, stage: str, round_: int) -> dict[str, Any]:
-        """What a streamed stage's batch source shares with :meth:`train` (seed, iterations, chunks) and the run."""
-        return {"seed": self.run.seed("batches", stage), "iters": self.iters(round_),
-                "eval_every": self.p.train.eval_every, "workers": self.p.data.workers, "skips": self.skips}
+        """What a streamed stage's batch source takes from the run (its seed and chunks come from :meth:`train`)."""
+        return {"workers": self.p.data.workers, "skips": self.skips}
 
     def stream(self, dataset: Any, desc: str, batch_size: int = 1) -> Any:
         """An ordered pass over a file-backed set (progress bar, workers, skipped samples counted)."""

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from cvpapers.da.batches import Draw, Step, maybe_flip, pick
 from cvpapers.da.distill import ensemble_probs, kd_loss
 from cvpapers.da.segmenter import Normaliser
-from cvpapers.da.streams import PairDataset, StreamDraw, UnionDataset, images_nchw
+from cvpapers.da.streams import PairDataset, StreamSource, UnionDataset, images_nchw
 from cvpapers.models.segmentation import seg_loss
 from cvpapers.pipelines.ssda_dual_mix.mixing import RegionMixer, region_mix, sample_boxes
 
@@ -120,9 +120,9 @@ def student_step(
 
 # -- the same batches from file-backed sets ----------------------------------------------------------------
 
-def supervised_stream(data: Any, batch: int, normalise: Normaliser, **run: Any) -> StreamDraw:
+def supervised_stream(data: Any, batch: int, normalise: Normaliser, **run: Any) -> StreamSource:
     """Baselines: uniformly drawn labelled samples (with replacement), cropped per sample."""
-    return StreamDraw(data, lambda g: pick(len(data), batch, g),
+    return StreamSource(data, lambda g: pick(len(data), batch, g),
                       lambda b: (normalise(images_nchw(b)), b["mask"].long()), **run)
 
 
@@ -132,7 +132,7 @@ def region_mixed_pairs(target: Any, source: Any, box_area: float, area_mode: str
     return PairDataset(target, source, RegionMixer(box_area, area_mode, tuple(aspect_range)))  # type: ignore[arg-type]
 
 
-def region_mixed_stream(pairs: PairDataset, batch: int, normalise: Normaliser, **run: Any) -> StreamDraw:
+def region_mixed_stream(pairs: PairDataset, batch: int, normalise: Normaliser, **run: Any) -> StreamSource:
     """Eq. 1 batches: independent random target/source pairs (drawn as the in-memory draw does), one box each."""
     n_t, n_s = len(pairs.a), len(pairs.b)  # type: ignore[arg-type]
 
@@ -140,11 +140,11 @@ def region_mixed_stream(pairs: PairDataset, batch: int, normalise: Normaliser, *
         t, s = pick(n_t, batch, g), pick(n_s, batch, g)
         return pairs.key(t, s)
 
-    return StreamDraw(pairs, pick_pairs, lambda b: (normalise(images_nchw(b)), b["mask"].long()), **run)
+    return StreamSource(pairs, pick_pairs, lambda b: (normalise(images_nchw(b)), b["mask"].long()), **run)
 
 
 def sample_level_stream(source: Any, target: Any, batch: int, source_fraction: float, normalise: Normaliser,
-                        **run: Any) -> StreamDraw:
+                        **run: Any) -> StreamSource:
     """Eq. 3 batches: ``round(source_fraction·B)`` source samples then labelled target samples."""
     both, n_src, n_s = UnionDataset([source, target]), round(source_fraction * batch), len(source)
 
@@ -155,11 +155,11 @@ def sample_level_stream(source: Any, target: Any, batch: int, source_fraction: f
     def prepare(b: dict[str, Any]) -> tuple[Tensor, Tensor, int]:
         return normalise(images_nchw(b)), b["mask"].long(), int((b["index"] < n_s).sum())
 
-    return StreamDraw(both, pick_both, prepare, **run)
+    return StreamSource(both, pick_both, prepare, **run)
 
 
 def student_stream(unlabelled: Any, labelled: Any, unlabelled_batch: int, labelled_batch: int,
-                   normalise: Normaliser, **run: Any) -> StreamDraw:
+                   normalise: Normaliser, **run: Any) -> StreamSource:
     """Eq. 4 batches: unlabelled target samples (an all-ignore mask that no loss reads) then labelled ones."""
     both, n_u = UnionDataset([unlabelled, labelled]), len(unlabelled)
 
@@ -171,4 +171,4 @@ def student_stream(unlabelled: Any, labelled: Any, unlabelled_batch: int, labell
         k, x = int((b["index"] < n_u).sum()), normalise(images_nchw(b))
         return x[:k], x[k:], b["mask"][k:].long()
 
-    return StreamDraw(both, pick_both, prepare, **run)
+    return StreamSource(both, pick_both, prepare, **run)
