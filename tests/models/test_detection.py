@@ -267,6 +267,16 @@ def _check_detections(dets: list[dict[str, Tensor]], hw: tuple[int, int], thr: f
         assert (scores[:-1] >= scores[1:]).all()
 
 
+def _check_reuse_and_batching(model: RetinaDetector, images: Tensor, dets: list[dict[str, Tensor]]) -> None:
+    """``detect_from`` on one forward pass gives ``detect``'s detections; an image alone gives its own."""
+    again = model.detect_from(model(images), tuple(images.shape[-2:]), score_thr=0.3, max_dets=50)
+    for a, b in zip(dets, again, strict=True):
+        for key in ("boxes", "scores", "labels"):
+            torch.testing.assert_close(a[key], b[key])
+    single = model.detect(images[1:], score_thr=0.3, max_dets=50)[0]
+    torch.testing.assert_close(single["scores"], dets[1]["scores"], atol=1e-5, rtol=1e-5)
+
+
 def test_the_detector_runs_the_head_it_is_given(tiny_model: RetinaDetector) -> None:
     out = tiny_model(torch.rand(2, 3, 96, 96))
     assert set(out) == {"cls", "reg"}
@@ -288,12 +298,7 @@ def test_detect_outputs_are_valid_and_score_options_reach_the_head(tiny_model: R
     sharper = model.detect(images, score_thr=0.3, max_dets=50, temperature=0.5)
     _check_detections(sharper, (96, 96), 0.3, 50)
     assert not torch.allclose(dets[0]["scores"], sharper[0]["scores"])
-    again = model.detect_from(model(images), (96, 96), score_thr=0.3, max_dets=50)  # one forward pass reused
-    for a, b in zip(dets, again, strict=True):
-        for key in ("boxes", "scores", "labels"):
-            torch.testing.assert_close(a[key], b[key])
-    single = model.detect(images[1:], score_thr=0.3, max_dets=50)[0]  # a batch gives the per-image results
-    torch.testing.assert_close(single["scores"], dets[1]["scores"], atol=1e-5, rtol=1e-5)
+    _check_reuse_and_batching(model, images, dets)
 
 
 def test_detect_with_random_init_model_respects_thresholds(tiny_model: RetinaDetector) -> None:

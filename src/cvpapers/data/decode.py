@@ -33,21 +33,25 @@ def read_bytes(path: str | Path) -> bytes:
         raise BadSampleError(path, f"cannot be read ({err.strerror or err})") from None
 
 
-def check_complete(path: str | Path, data: bytes) -> None:
-    """JPEG and PNG files must end with their trailer: a file cut short while being written does not."""
-    trailer = _TRAILERS.get(Path(path).suffix.lower())
-    if not data:
+def _check_trailer(path: str | Path, size: int, tail: bytes) -> None:
+    """The file is not empty and, for JPEG/PNG, ``tail`` (its last bytes) ends with the format's end marker."""
+    if size == 0:
         raise BadSampleError(path, "empty file")
+    trailer = _TRAILERS.get(Path(path).suffix.lower())
     # Some writers pad JPEGs with zeros after the end-of-image marker.
-    if trailer is not None and not data.rstrip(b"\x00").endswith(trailer):
+    if trailer is not None and not tail.rstrip(b"\x00").endswith(trailer):
         raise BadSampleError(path, f"truncated: it does not end with the {Path(path).suffix.lower()[1:].upper()} "
                                    "end marker (half-written or cut short)")
+
+
+def check_complete(path: str | Path, data: bytes) -> None:
+    """JPEG and PNG files must end with their trailer: a file cut short while being written does not."""
+    _check_trailer(path, len(data), data)
 
 
 def check_end_marker(path: str | Path) -> None:
     """:func:`check_complete` without reading the whole file (a preflight over many files): the file exists,
     is not empty and, for JPEG/PNG, its last bytes hold the format's end marker."""
-    trailer = _TRAILERS.get(Path(path).suffix.lower())
     try:
         with Path(path).open("rb") as f:
             size = f.seek(0, 2)
@@ -57,11 +61,7 @@ def check_end_marker(path: str | Path) -> None:
         raise BadSampleError(path, "file not found") from None
     except OSError as err:
         raise BadSampleError(path, f"cannot be read ({err.strerror or err})") from None
-    if size == 0:
-        raise BadSampleError(path, "empty file")
-    if trailer is not None and not tail.rstrip(b"\x00").endswith(trailer):
-        raise BadSampleError(path, f"truncated: it does not end with the {Path(path).suffix.lower()[1:].upper()} "
-                                   "end marker (half-written or cut short)")
+    _check_trailer(path, size, tail)
 
 
 def decode_image(path: str | Path, *, color: bool = True, unchanged: bool = False) -> np.ndarray:

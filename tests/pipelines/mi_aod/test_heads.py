@@ -18,7 +18,7 @@ from cvpapers.models.detection import (
     decode_boxes,
 )
 from cvpapers.pipelines.mi_aod.heads import HeadOutput, MIAODHead, build_miaod_detector, modules_by_role
-from tests.models.test_detection import _check_detections
+from tests.models.test_detection import _check_detections, _check_reuse_and_batching
 
 PAPER_STRIDES = (8, 16, 32, 64, 128)
 PRIOR_BIAS = -math.log(0.99 / 0.01)
@@ -151,14 +151,7 @@ def test_detect_outputs_are_valid_and_score_heads_differ(tiny_model: RetinaDetec
     mean = model.detect(images, score_thr=0.3, max_dets=50, score_head="mean")
     _check_detections(mean, (96, 96), 0.3, 50)
     assert not torch.allclose(dets[0]["scores"], mean[0]["scores"])
-    # one forward pass reused: same as detect
-    again = model.detect_from(model(images), (96, 96), score_thr=0.3, max_dets=50)
-    for a, b in zip(dets, again, strict=True):
-        for key in ("boxes", "scores", "labels"):
-            torch.testing.assert_close(a[key], b[key])
-    # a batch gives the per-image results
-    single = model.detect(images[1:], score_thr=0.3, max_dets=50)[0]
-    torch.testing.assert_close(single["scores"], dets[1]["scores"], atol=1e-5, rtol=1e-5)
+    _check_reuse_and_batching(model, images, dets)
 
 
 def test_detect_with_random_init_model_respects_thresholds(tiny_model: RetinaDetector) -> None:
