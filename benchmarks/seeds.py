@@ -11,7 +11,8 @@ experiment in mlflow.db that carry a `seeds_setting` tag (or `--tag`). Columns: 
 every `claim/*` metric (method − baseline: positive = the paper's claim holds; `claim/holds` is the
 pipeline's one rule), `compare/*` with `--compare`, any metric matching `--columns REGEX`, and the run's
 wall time; then the mean and standard deviation of each setting. The table goes to
-data/08_reporting/<pipeline>/benchmark_seeds[_<tag>].{csv,md} and is printed.
+data/08_reporting/<pipeline>/benchmark_seeds[_<tag>].{csv,md} and is printed. The Kedro project is this
+repository, or the directory named by the environment variable CVPAPERS_PROJECT.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("CVPAPERS_PROJECT", Path(__file__).resolve().parents[1]))
 TAG = "seeds_setting"
 
 

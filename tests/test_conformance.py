@@ -94,7 +94,8 @@ _KEY = re.compile(r"^[a-z0-9_.]+(/[A-Za-z0-9_.@-]+)+$")
 
 @pytest.mark.parametrize("name", SMOKE_RUNNABLE)
 def test_smoke_run_metrics_follow_the_vocabulary(name: str, smoke_project) -> None:
-    """Metric prefix = node name; run-level `claim/` and `compare/` keys; one `claim/holds` per paper run."""
+    """Metric prefix = node name; run-level `claim/` and `compare/` keys; one `claim/holds` per paper run; the
+    run records how deterministic it was."""
     from mlflow.tracking import MlflowClient
 
     project: Path = smoke_project(name)
@@ -112,3 +113,6 @@ def test_smoke_run_metrics_follow_the_vocabulary(name: str, smoke_project) -> No
     if registrations()[name].declaration.arxiv:
         assert metrics.get("claim/holds") in (0.0, 1.0), f"{name}: no claim/holds flag"
         assert [k for k in metrics if k.startswith("claim/") and k != "claim/holds"], f"{name}: no claim"
+    # The smoke runs on a CPU: `deterministic: auto` resolves to the bitwise-reproducible path, no CUDA setting acts.
+    assert parents[0].data.tags.get("deterministic") == "true", f"{name}: deterministic tag"
+    assert parents[0].data.tags.get("accel") == "none", f"{name}: accel tag"

@@ -170,6 +170,19 @@ class _PeakRss:
         return max(self.peak, self._read())
 
 
+def _acceleration_tags(device: Any, p: dict[str, Any]) -> dict[str, str]:
+    """``deterministic`` as resolved for the device (``auto`` → true on CPU, false on CUDA) and the CUDA
+    speed settings in effect (``accel``)."""
+    from cvpapers.engine.config import CudaParams
+    from cvpapers.engine.device import acceleration_for
+
+    try:
+        cuda = CudaParams.model_validate(p.get("cuda") or {})
+    except ValueError:  # the validation hook names the bad key
+        return {}
+    return acceleration_for(device, p.get("deterministic", "auto"), cuda).tags()
+
+
 class NodeRunTrackingHook:
     def __init__(self) -> None:
         self._reset()
@@ -202,7 +215,9 @@ class NodeRunTrackingHook:
             tags["paper_arxiv"] = declaration.arxiv
             tags["paper_title"] = declaration.title
             tags["data_source"] = (p.get("data") or {}).get("source", "")
-            tags["device"] = str(resolve_device(p.get("device", "auto")))
+            device = resolve_device(p.get("device", "auto"))
+            tags["device"] = str(device)
+            tags.update(_acceleration_tags(device, p))
         tags["kedro_env"] = run_params.get("env") or "local"
         tags.update(tracking.process_tags())
         tracking.set_tags(tags, run_id=self._parent_id)

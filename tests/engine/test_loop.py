@@ -117,3 +117,28 @@ def test_checkpoint_is_a_weights_only_file(tmp_path: Path) -> None:
     _run(1, tmp_path / "e.pt", resume=False)
     state = torch.load(tmp_path / "e.pt", weights_only=True)
     assert state["format"] == "cvpapers.train/1" and state["epoch"] == 0
+
+
+def test_tensor_step_sums_equal_python_float_sums_bitwise() -> None:
+    """A step may return device tensors; the epoch averages equal those of ``loss.item() * n`` added on the host."""
+    from cvpapers.engine.loop import _EpochSums
+
+    g = torch.Generator().manual_seed(0)
+    losses = torch.rand(50, generator=g) * 3
+    on_device, on_host = _EpochSums(), 0.0
+    for loss in losses:
+        on_device.add({"loss": loss.double() * 16, "n": 16})
+        on_host += loss.item() * 16
+    assert on_device.read() == {"loss": on_host, "n": 16.0 * 50}
+
+
+def test_deferred_finite_guard_names_the_first_bad_iteration_at_the_end_of_the_epoch() -> None:
+    """On CUDA the NaN check waits for the end of the epoch (no host sync per step) and still names the step."""
+    from cvpapers.engine.loop import _FiniteGuard
+
+    guard = _FiniteGuard("stage_x", torch.device("cuda"))  # only the policy is CUDA's; the tensors stay on the CPU
+    for it, value in enumerate([1.0, 2.0, float("inf"), float("nan")]):
+        guard.check(3, it, torch.tensor(value), lr=0.5 / (it + 1))
+    with pytest.raises(NonFiniteLossError, match=r"stage_x: loss became inf at epoch 3, iteration 2 \(lr=0.167\)"):
+        guard.end_epoch(3)
+    guard.end_epoch(4)  # the next epoch starts clean

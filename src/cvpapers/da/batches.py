@@ -48,9 +48,9 @@ def supervised_step(lambda_aux: float) -> Step:
     """``L_seg`` = CE(main) + λ_aux·CE(aux) on one labelled batch."""
     from cvpapers.models.segmentation import seg_loss
 
-    def step(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+    def step(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, Tensor | int]]:
         x, y = batch
         loss = seg_loss(model(x), y, lambda_aux)
-        return loss, {"loss": loss.item(), "n": 1}
+        return loss, {"loss": loss.detach(), "n": 1}
 
     return step

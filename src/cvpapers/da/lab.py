@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cvpapers.engine.device import device_constant
+
 LabReference = Literal["random_image", "domain_mean"]
 _REFERENCES: tuple[str, ...] = ("random_image", "domain_mean")
 
@@ -55,6 +57,14 @@ _RGB_TO_XYZ = torch.tensor(
 _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
 # D65 reference white (2° observer), the normalisation used by CIE LAB with sRGB input.
 _WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+
+
+@device_constant
+def _on_device(name: str, device: torch.device) -> Tensor:
+    """The conversion constants on ``device``, copied there once."""
+    return {"rgb_to_xyz": _RGB_TO_XYZ, "xyz_to_rgb": _XYZ_TO_RGB, "white": _WHITE_D65}[name].to(device)
+
+
 _DELTA = 6.0 / 29.0
 
 
@@ -81,7 +91,7 @@ def _srgb_to_linear(c: Tensor) -> Tensor:
 
 def _linear_to_lab(linear: Tensor) -> Tensor:
     """Linear-light RGB (float64, ``...×3``) → CIELAB (float64)."""
-    xyz = (linear @ _RGB_TO_XYZ.to(linear.device).T) / _WHITE_D65.to(linear.device)
+    xyz = (linear @ _on_device("rgb_to_xyz", linear.device).T) / _on_device("white", linear.device)
     f = torch.where(
         xyz > _DELTA**3,
         xyz.clamp(min=_DELTA**3) ** (1.0 / 3.0),
@@ -124,8 +134,8 @@ def lab_to_rgb(lab: Tensor) -> Tensor:
     v = lab.to(torch.float64)
     fy = (v[..., 0] + 16.0) / 116.0
     f = torch.stack((fy + v[..., 1] / 500.0, fy, fy - v[..., 2] / 200.0), dim=-1)
-    xyz = torch.where(f > _DELTA, f**3, 3.0 * _DELTA**2 * (f - 4.0 / 29.0)) * _WHITE_D65.to(v.device)
-    linear = xyz @ _XYZ_TO_RGB.to(v.device).T
+    xyz = torch.where(f > _DELTA, f**3, 3.0 * _DELTA**2 * (f - 4.0 / 29.0)) * _on_device("white", v.device)
+    linear = xyz @ _on_device("xyz_to_rgb", v.device).T
     rgb = torch.where(
         linear <= 0.0031308,
         12.92 * linear,

@@ -6,7 +6,7 @@ wrong types fail when the run starts, with the dotted key, the problem and what 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -57,6 +57,22 @@ def validate_params(model: type[M], values: Any, prefix: str) -> M:
         ) from None
 
 
+class CudaParams(StrictModel):
+    """Speed settings that act on CUDA only: a CPU run ignores them (and stays bitwise reproducible).
+
+    ``amp``: bf16 autocast in training and evaluation (no loss scaling needed). ``tf32``: TF32 matmuls and
+    convolutions when the run is not deterministic (set false where a paper's numerics need full fp32).
+    ``channels_last``: NHWC memory format for the model and its image batches (faster for most conv nets
+    under bf16; measure, it does not pay for every net). ``compile``: ``torch.compile`` the training model
+    (minutes of compilation at the first step; pays on long runs of launch-bound models).
+    """
+
+    amp: bool = True
+    tf32: bool = True
+    channels_last: bool = False
+    compile: bool = False
+
+
 class RunParams(StrictModel):
     """The run fields every pipeline's parameters start with; a pipeline overrides a default (its paper's
     seed) by re-declaring the field.
@@ -65,6 +81,11 @@ class RunParams(StrictModel):
     (``mi_aod_paper``) never resumes from, or overwrites, another variant's train state. ``conf/base`` adds the
     environment's folder (``data/06_models/{pipeline}${globals:env_dir}/train_state``: ``/smoke`` under
     ``--env smoke``), so an environment never resumes from another's either.
+
+    ``deterministic``: ``auto`` is bitwise reproducible on CPU (as CPU kernels always are here) and fast on
+    CUDA (cuDNN autotuning, non-deterministic kernels, TF32 where ``cuda.tf32``); ``true`` asks every device for
+    deterministic kernels (slower on CUDA); ``false`` is fast everywhere. The run records the resolved choice
+    in its MLflow tags.
     """
 
     seed: int = Field(0, ge=0)
@@ -72,6 +93,8 @@ class RunParams(StrictModel):
     cpu_threads: int = Field(1, ge=0)  # torch intra-op threads on CPU; 0 = torch's default
     resume: bool = False
     checkpoint_dir: str = "data/06_models/{pipeline}/train_state"
+    deterministic: bool | Literal["auto"] = "auto"
+    cuda: CudaParams = CudaParams()
 
 
 def check_device_available(device: str, key: str) -> None:

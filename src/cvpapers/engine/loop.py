@@ -26,15 +26,19 @@ from torch import nn
 
 from cvpapers.engine import distributed
 from cvpapers.engine.checkpoint import CheckpointError, atomic_save, display_path, safe_load
-from cvpapers.engine.device import autocast
+from cvpapers.engine.device import acceleration, autocast, memory_format_of, to_memory_format
 from cvpapers.engine.progress import progress
 from cvpapers.engine.tracking import MetricLogger
 
 log = logging.getLogger(__name__)
 
 Batch = Any
-StepFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
-"""step(model, batch) -> (loss to back-propagate, sums over the batch, e.g. {"loss": ..., "correct": ..., "n": ...})"""
+StepFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, dict[str, "float | torch.Tensor"]]]
+"""step(model, batch) -> (loss to back-propagate, sums over the batch, e.g. {"loss": ..., "correct": ..., "n": ...}).
+
+A sum may be a detached 0-d tensor: the loop accumulates those on the device in float64 (the same
+additions, in the same order, as Python floats) and reads them once per epoch, so a CUDA step never waits
+for the host. Use float64 arithmetic for a product like ``loss × n`` to match ``loss.item() * n``."""
 
 
 class BatchSource(Protocol):
@@ -97,12 +101,67 @@ class FitResult:
 
 def _to_device(batch: Batch, device: torch.device) -> Batch:
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+        return memory_format_of(batch.to(device, non_blocking=True))
     if isinstance(batch, list | tuple):
         return type(batch)(_to_device(b, device) for b in batch)
     if isinstance(batch, dict):
         return {k: _to_device(v, device) for k, v in batch.items()}
     return batch
+
+
+class _EpochSums:
+    """The step sums of one epoch; tensors stay on the device until :meth:`read` (one transfer per epoch)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float | torch.Tensor] = {}
+
+    def add(self, stats: dict[str, float | torch.Tensor]) -> None:
+        for k, v in stats.items():
+            v = v.detach().to(torch.float64) if isinstance(v, torch.Tensor) else float(v)
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+
+    def read(self) -> dict[str, float]:
+        keys = [k for k, v in self.sums.items() if isinstance(v, torch.Tensor)]
+        values = torch.stack([self.sums[k].reshape(()) for k in keys]).tolist() if keys else []
+        return {**self.sums, **dict(zip(keys, values, strict=True))}  # type: ignore[dict-item]
+
+
+class _FiniteGuard:
+    """Stops training when the loss turns NaN/inf, naming the epoch, iteration and lr. On a CPU it checks every
+    step (free); on CUDA it keeps the losses on the device and checks them at the end of the epoch, before
+    anything is saved, so the step never waits for the host."""
+
+    def __init__(self, stage: str, device: torch.device) -> None:
+        self.stage, self.deferred = stage, device.type == "cuda"
+        self.pending: list[tuple[int, torch.Tensor, float]] = []
+
+    def check(self, epoch: int, it: int, loss: torch.Tensor, lr: float) -> None:
+        if self.deferred:
+            self.pending.append((it, loss.detach(), lr))
+        elif not torch.isfinite(loss.detach()).all():
+            self._raise(epoch, it, loss, lr)
+
+    def end_epoch(self, epoch: int) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        finite = torch.isfinite(torch.stack([loss.reshape(()) for _, loss, _ in pending])).tolist()
+        if not all(finite):
+            it, loss, lr = pending[finite.index(False)]
+            self._raise(epoch, it, loss, lr)
+
+    def _raise(self, epoch: int, it: int, loss: torch.Tensor, lr: float) -> None:
+        raise NonFiniteLossError(
+            f"{self.stage}: loss became {loss.item()} at epoch {epoch}, iteration {it} "
+            f"(lr={lr:.3g}); lower the learning rate or check the data"
+        )
+
+
+def _training_module(model: nn.Module, device: torch.device) -> nn.Module:
+    """The module the steps call: the model in the run's memory format, wrapped for DDP, compiled when asked
+    (evaluation and checkpoints use ``model`` itself, which shares the parameters)."""
+    train_model = distributed.wrap_model(to_memory_format(model), device)
+    return torch.compile(train_model) if acceleration().compile else train_model
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -138,7 +197,8 @@ def fit(
             for epoch, record in enumerate(result.history):
                 logger.log(record, step=epoch)
             logger.flush()
-    train_model = distributed.wrap_model(model, device)
+    train_model = _training_module(model, device)
+    guard = _FiniteGuard(stage, device)
     iters = len(train)
     best_value = result.best_metrics.get(config.track_best or "", -math.inf)
 
@@ -147,7 +207,7 @@ def fit(
         train_model.train()
         for cb in callbacks:
             cb.on_epoch_start(epoch, model)
-        sums: dict[str, float] = {}
+        epoch_sums = _EpochSums()
         lr = optimizer.param_groups[0]["lr"]
         batches = progress(train.batches(epoch), total=iters, desc=f"{stage} {epoch + 1}/{config.epochs}",
                            disable=not distributed.is_main_process())
@@ -157,11 +217,7 @@ def fit(
             batch = _to_device(batch, device)
             with autocast(device, config.amp):
                 loss, stats = step_fn(train_model, batch)
-            if not torch.isfinite(loss.detach()).all():
-                raise NonFiniteLossError(
-                    f"{stage}: loss became {loss.item()} at epoch {epoch}, iteration {it} "
-                    f"(lr={optimizer.param_groups[0]['lr']:.3g}); lower the learning rate or check the data"
-                )
+            guard.check(epoch, it, loss, optimizer.param_groups[0]["lr"])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:
@@ -169,9 +225,9 @@ def fit(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-        sums = distributed.all_reduce_sums(sums, device)
+            epoch_sums.add(stats)
+        guard.end_epoch(epoch)
+        sums = distributed.all_reduce_sums(epoch_sums.read(), device)
         distributed.broadcast_buffers(model)  # rank 0's BatchNorm statistics: every rank evaluates the same model
         n = max(sums.pop("n", 0.0), 1.0)
         record: dict[str, float] = {f"train_{k}": v / n for k, v in sums.items()}

@@ -1,5 +1,6 @@
 """The prologue every training or evaluation node shares, written once: ``RunContext.start`` sets the CPU
-threads, resolves the device and names the train-state folder; the context then hands out seeds and
+threads, resolves the device, applies the run's determinism and CUDA speed settings and names the
+train-state folder; the context then hands out seeds and
 generators derived from the run's seed by purpose, so every stream is reproducible and independent.
 """
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from cvpapers.engine.config import RunParams
-from cvpapers.engine.device import resolve_device, set_cpu_threads
+from cvpapers.engine.device import Acceleration, configure, resolve_device, set_cpu_threads
 from cvpapers.engine.seeding import derive_seed, seed_everything
 
 
@@ -21,12 +22,15 @@ class RunContext:
     pipeline: str
     params: RunParams
     device: torch.device
+    acceleration: Acceleration
 
     @classmethod
     def start(cls, params: RunParams, pipeline: str) -> RunContext:
         """``pipeline`` is the registered name being run (a variant's own name), not the package."""
         set_cpu_threads(params.cpu_threads)
-        return cls(pipeline=pipeline, params=params, device=resolve_device(params.device))
+        device = resolve_device(params.device)
+        return cls(pipeline=pipeline, params=params, device=device,
+                   acceleration=configure(device, params.deterministic, params.cuda))
 
     @property
     def resume(self) -> bool:

@@ -9,18 +9,15 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
+def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch.Generator seeded the same way.
 
-    On CPU the same seed gives the same numbers. ``deterministic`` asks cuDNN for deterministic
-    kernels (a small speed cost on GPU, none on CPU).
+    On CPU the same seed gives the same numbers. Whether CUDA kernels are deterministic is the run's
+    ``deterministic`` choice (:func:`cvpapers.engine.device.configure`), not the seed's.
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
     return torch.Generator().manual_seed(seed)
 
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cvpapers.engine.device import device_constant
+
 __all__ = ["HaarDWT", "HaarIDWT", "haar_dwt", "haar_idwt"]
 
 # Rows index height, columns width; order (LL, LH, HL, HH) is the layer's output order.
@@ -34,12 +36,14 @@ _HAAR_KERNELS: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = (
 
 
 def _filters(channels: int, like: Tensor) -> Tensor:
-    """Depthwise filter bank ``(4·C, 1, 2, 2)``: the four Haar kernels repeated once per channel.
+    """Depthwise filter bank ``(4·C, 1, 2, 2)``: the four Haar kernels repeated once per channel, on the
+    input's device and dtype (CPU, CUDA, meta, float64 for gradcheck), with no module state."""
+    return _filter_bank(channels, like.dtype, like.device)
 
-    Built from a Python constant on the input's device and dtype each call (16 numbers), so the
-    functions work on CPU, CUDA, meta and in float64 for gradcheck without any module state.
-    """
-    base = torch.tensor(_HAAR_KERNELS, dtype=like.dtype, device=like.device).unsqueeze(1)  # 4×1×2×2
+
+@device_constant
+def _filter_bank(channels: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    base = torch.tensor(_HAAR_KERNELS, dtype=dtype, device=device).unsqueeze(1)  # 4×1×2×2
     return base.repeat(channels, 1, 1, 1)
 
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cvpapers.engine.device import device_constant
 from cvpapers.metrics.hdr import mu_law
 
 __all__ = ["SOBEL_X", "SOBEL_Y", "mu_sobel_loss", "sobel_xy"]
@@ -30,15 +31,20 @@ SOBEL_Y = SOBEL_X.t().contiguous()
 def sobel_xy(x: Tensor) -> tuple[Tensor, Tensor]:
     """Depthwise Sobel responses (Sx, Sy) of B×C×H×W ``x``, zero padding 1, each B×C×H×W.
 
-    One grouped convolution computes both responses for all channels at once.
+    One grouped convolution computes both responses for all channels at once (its filter bank is made once
+    per channel count, dtype and device).
     """
     if x.ndim != 4:
         raise ValueError(f"expected B×C×H×W, got shape {tuple(x.shape)}")
-    c = x.shape[1]
-    kernels = torch.stack([SOBEL_X, SOBEL_Y]).to(dtype=x.dtype, device=x.device)  # 2×3×3
-    weight = kernels.repeat(c, 1, 1).unsqueeze(1)  # (2C)×1×3×3: channel k → outputs 2k (x), 2k+1 (y)
-    out = F.conv2d(x, weight, padding=1, groups=c)
+    out = F.conv2d(x, _sobel_bank(x.shape[1], x.dtype, x.device), padding=1, groups=x.shape[1])
     return out[:, 0::2], out[:, 1::2]
+
+
+@device_constant
+def _sobel_bank(channels: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(2C)×1×3×3: channel k → outputs 2k (x), 2k+1 (y)."""
+    kernels = torch.stack([SOBEL_X, SOBEL_Y]).to(dtype=dtype, device=device)  # 2×3×3
+    return kernels.repeat(channels, 1, 1).unsqueeze(1)
 
 
 def mu_sobel_loss(
@@ -60,4 +66,4 @@ def mu_sobel_loss(
     gx, gy = sobel_xy(diff)
     sobel = gx.abs().mean() + gy.abs().mean()
     loss = l1 + sobel_weight * sobel
-    return loss, {"l1_mu": float(l1.detach()), "sobel": float(sobel.detach())}
+    return loss, {"l1_mu": l1.detach(), "sobel": sobel.detach()}

@@ -140,7 +140,7 @@ def fit_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: 
     def step(m: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
         x, y = batch
         loss, parts = mu_sobel_loss(forward_frames(m, x).float(), y, t.mu, t.sobel_weight)
-        return loss, {"loss": loss.item(), **parts, "n": 1}
+        return loss, {"loss": loss.detach(), **parts, "n": 1}
 
     options = {"stage": stage, "device": device, "seed": seed, "evaluate": data.evaluate,
                "checkpoint_path": checkpoint_path, "resume": resume, "fingerprint": fingerprint}

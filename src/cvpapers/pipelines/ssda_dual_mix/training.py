@@ -85,7 +85,7 @@ def sample_level_step(lambda_aux: float) -> Step:
         src = seg_loss((main[:n_src], None if aux is None else aux[:n_src]), y[:n_src], lambda_aux)
         tgt = seg_loss((main[n_src:], None if aux is None else aux[n_src:]), y[n_src:], lambda_aux)
         loss = src + tgt
-        return loss, {"loss": loss.item(), "source_loss": src.item(), "target_loss": tgt.item(), "n": 1}
+        return loss, {"loss": loss.detach(), "source_loss": src.detach(), "target_loss": tgt.detach(), "n": 1}
 
     return step
 
@@ -113,7 +113,7 @@ def student_step(
         kl = kd_loss(target, main[:nu].float(), temperature, t2_scaling)
         ce = seg_loss((main[nu:], None if aux is None else aux[nu:]), yl, lambda_aux)
         loss = lambda_kl * kl + lambda_ce * ce
-        return loss, {"loss": loss.item(), "kl_loss": kl.item(), "ce_loss": ce.item(), "n": 1}
+        return loss, {"loss": loss.detach(), "kl_loss": kl.detach(), "ce_loss": ce.detach(), "n": 1}
 
     return step
 
