@@ -49,6 +49,7 @@ __all__ = [
     "PRIOR_PROB",
     "AnchorGrid",
     "AnchorTargets",
+    "Levels",
     "ResNetFPNBackbone",
     "RetinaDetector",
     "TinyRetinaBackbone",
@@ -56,6 +57,7 @@ __all__ = [
     "assign_targets",
     "box_iou_batched",
     "build_backbone",
+    "concat_levels",
     "decode_boxes",
     "encode_boxes",
     "normal_init",
@@ -76,6 +78,36 @@ PRIOR_PROB: float = 0.01
 
 
 # --------------------------------------------------------------------------------------------------
+# Per-level tensors
+# --------------------------------------------------------------------------------------------------
+
+
+class Levels(list):
+    """Per-level views of one tensor concatenated over FPN levels along ``dim``: a list of the levels' tensors
+    (views, no copies) that also keeps the concatenation (``full``) and the levels' sizes.
+
+    Heads build their outputs this way, (N, ΣA_l, K) with ``dim=1``, and the anchors (ΣA_l, 4) with
+    ``dim=0``: per-level code sees the list it always saw, and code that works on all levels at once takes
+    ``full`` without another ``torch.cat`` (:func:`concat_levels`). The views along ``dim=1`` are not
+    contiguous when N > 1.
+    """
+
+    def __init__(self, full: Tensor, sizes: Sequence[int], dim: int = 1) -> None:
+        self.sizes = tuple(int(s) for s in sizes)
+        super().__init__(full.split(self.sizes, dim))
+        self.full = full
+        self.dim = dim
+
+
+def concat_levels(levels: Sequence[Tensor], dim: int = 1) -> Tensor:
+    """All levels concatenated along ``dim``: ``levels.full`` for :class:`Levels` built along that axis, else
+    ``torch.cat``."""
+    if isinstance(levels, Levels) and levels.dim == dim:
+        return levels.full
+    return torch.cat(list(levels), dim)
+
+
+# --------------------------------------------------------------------------------------------------
 # Boxes
 # --------------------------------------------------------------------------------------------------
 
@@ -88,11 +120,13 @@ def box_iou_batched(a: Tensor, b: Tensor) -> Tensor:
     """
     a = a.unsqueeze(-2)  # (..., A, 1, 4)
     b = b.unsqueeze(-3)  # (..., 1, G, 4)
-    area_a = (a[..., 2] - a[..., 0]).clamp(min=0) * (a[..., 3] - a[..., 1]).clamp(min=0)
-    area_b = (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
-    iw = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
-    ih = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
-    inter = iw * ih
+    # x and y side by side in the last axis: the same element-wise operations, half the kernels
+    wh_a = (a[..., 2:] - a[..., :2]).clamp(min=0)
+    wh_b = (b[..., 2:] - b[..., :2]).clamp(min=0)
+    area_a = wh_a[..., 0] * wh_a[..., 1]
+    area_b = wh_b[..., 0] * wh_b[..., 1]
+    iwh = (torch.minimum(a[..., 2:], b[..., 2:]) - torch.maximum(a[..., :2], b[..., :2])).clamp(min=0)
+    inter = iwh[..., 0] * iwh[..., 1]
     union = area_a + area_b - inter
     return inter / union.clamp(min=torch.finfo(union.dtype).eps)
 
@@ -103,15 +137,18 @@ def encode_boxes(anchors: Tensor, boxes: Tensor, stds: Sequence[float] = (1.0, 1
     ``dx = (gx − px)/pw``, ``dy = (gy − py)/ph``, ``dw = log(gw/pw)``, ``dh = log(gh/ph)``, each divided
     by its std. Shapes broadcast; the result has the broadcast shape (..., 4).
     """
-    pw = anchors[..., 2] - anchors[..., 0]
-    ph = anchors[..., 3] - anchors[..., 1]
-    px = anchors[..., 0] + 0.5 * pw
-    py = anchors[..., 1] + 0.5 * ph
-    gw = boxes[..., 2] - boxes[..., 0]
-    gh = boxes[..., 3] - boxes[..., 1]
-    gx = boxes[..., 0] + 0.5 * gw
-    gy = boxes[..., 1] + 0.5 * gh
-    deltas = torch.stack(((gx - px) / pw, (gy - py) / ph, torch.log(gw / pw), torch.log(gh / ph)), dim=-1)
+    # (x, y) pairs in the last axis: the same element-wise operations as one coordinate at a time
+    p_wh = anchors[..., 2:] - anchors[..., :2]
+    p_xy = anchors[..., :2] + 0.5 * p_wh
+    g_wh = boxes[..., 2:] - boxes[..., :2]
+    g_xy = boxes[..., :2] + 0.5 * g_wh
+    d_xy = (g_xy - p_xy) / p_wh
+    # log per coordinate, each on its own contiguous ratio (the layout a CPU kernel's results can depend on)
+    dw = torch.log(g_wh[..., 0] / p_wh[..., 0])
+    dh = torch.log(g_wh[..., 1] / p_wh[..., 1])
+    deltas = torch.cat((d_xy, dw.unsqueeze(-1), dh.unsqueeze(-1)), dim=-1)
+    if all(float(s) == 1.0 for s in stds):  # x / 1 is x: no division, no host-to-device copy of the stds
+        return deltas
     return deltas / deltas.new_tensor(stds)
 
 
@@ -286,7 +323,8 @@ def assign_targets(
             num_pos=torch.zeros((), dtype=torch.long, device=device),
         )
     gt_valid = gt_labels >= 0  # (N, G)
-    iou = box_iou_batched(anchors, gt_boxes.to(anchors.dtype))  # (N, A, G)
+    gt_boxes = gt_boxes.to(anchors.dtype)
+    iou = box_iou_batched(anchors, gt_boxes)  # (N, A, G)
     # Padding never matches: −1 is below every real IoU, so it loses every max and counts as "< neg_iou".
     iou = iou.masked_fill(~gt_valid[:, None, :], -1.0)
 
@@ -294,18 +332,20 @@ def assign_targets(
     pos = max_iou >= pos_iou
     if low_quality:
         gt_max = iou.max(dim=1, keepdim=True).values  # (N, 1, G)
-        best = (iou == gt_max) & (gt_max > 0) & gt_valid[:, None, :]  # (N, A, G)
+        # padding has IoU −1 everywhere, so gt_max > 0 already leaves it out
+        best = (iou == gt_max) & (gt_max > 0)  # (N, A, G)
         gt_index = torch.arange(g, device=device).expand_as(best)
         last_gt = torch.where(best, gt_index, -1).max(dim=2).values  # (N, A), −1 where none
         is_best = last_gt >= 0
         assigned = torch.where(is_best, last_gt, assigned)
         pos = pos | is_best
-    neg = (max_iou < neg_iou) & ~pos
-    valid = pos | neg
+    valid = pos | (max_iou < neg_iou)  # positive or negative (max IoU < neg_iou and not positive)
 
-    labels_a = gt_labels.gather(1, assigned).clamp(min=0)  # (N, A); value irrelevant where not positive
-    labels = F.one_hot(labels_a, num_classes).to(anchors.dtype) * pos[..., None]
-    boxes_a = gt_boxes.to(anchors.dtype).gather(1, assigned[..., None].expand(n, num_a, 4))  # (N, A, 4)
+    labels_a = gt_labels.gather(1, assigned)  # (N, A); value irrelevant where not positive
+    # The one-hot of the positives' classes by comparison (F.one_hot checks its range on the host: two syncs)
+    classes = torch.arange(num_classes, device=device)
+    labels = ((labels_a[..., None] == classes) & pos[..., None]).to(anchors.dtype)
+    boxes_a = gt_boxes.gather(1, assigned[..., None].expand(n, num_a, 4))  # (N, A, 4)
     deltas = torch.where(pos[..., None], encode_boxes(anchors[None], boxes_a), 0.0)
     return AnchorTargets(labels=labels, valid=valid, pos=pos, deltas=deltas, num_pos=pos.sum())
 
@@ -509,16 +549,18 @@ class RetinaDetector(nn.Module):
         self.register_buffer("image_mean", torch.tensor(image_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("image_std", torch.tensor(image_std).view(1, 3, 1, 1), persistent=False)
         # Bounded: padded batches of real images come in many sizes (multiples of 32 up to 1024×608 for VOC).
-        self._anchor_cache: OrderedDict[tuple[int, int, torch.device], list[Tensor]] = OrderedDict()
+        self._anchor_cache: OrderedDict[tuple[int, int, torch.device], Levels] = OrderedDict()
 
-    def forward(self, images: Tensor) -> Any:
+    def forward(self, images: Tensor, **head_options: Any) -> Any:
+        """The head's output for (N, 3, H, W) images in [0, 1]; ``head_options`` go to the head's forward."""
         x = (images - self.image_mean) / self.image_std
-        return self.head(self.backbone(x))
+        return self.head(self.backbone(x), **head_options)
 
     def anchors(
         self, images_or_hw: Tensor | Sequence[int], device: torch.device | str | None = None
-    ) -> list[Tensor]:
-        """Anchors per level for a batch (N, 3, H, W) or an (H, W) size, cached per size and device.
+    ) -> Levels:
+        """Anchors per level for a batch (N, 3, H, W) or an (H, W) size, cached per size and device: a
+        :class:`Levels` along dim 0, so ``concat_levels(anchors, 0)`` (all levels, (ΣA, 4)) costs nothing.
 
         The device is the batch's, else ``device``, else the model's.
         """
@@ -536,7 +578,8 @@ class RetinaDetector(nn.Module):
             # Normal tensors even when first built inside detect(): cached inference tensors would
             # break a later training step that decodes boxes with gradient.
             with torch.inference_mode(False):
-                self._anchor_cache[key] = self.anchor_grid(sizes, device=device)
+                per_level = self.anchor_grid(sizes, device=device)
+                self._anchor_cache[key] = Levels(torch.cat(per_level, 0), [a.shape[0] for a in per_level], dim=0)
             while len(self._anchor_cache) > ANCHOR_CACHE_SIZES:
                 self._anchor_cache.popitem(last=False)
         return self._anchor_cache[key]

@@ -54,7 +54,7 @@ def test_sample_level_loss_is_the_sum_of_per_domain_losses() -> None:
     main, aux = model(x)
     expected = seg_loss((main[:2], aux[:2]), y[:2], 0.1) + seg_loss((main[2:], aux[2:]), y[2:], 0.1)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert stats["source_loss"] + stats["target_loss"] == pytest.approx(stats["loss"], rel=1e-5)
+    assert float(stats["source_loss"] + stats["target_loss"]) == pytest.approx(float(stats["loss"]), rel=1e-5)
 
 
 def test_student_step_learns_from_frozen_teachers_in_eval_mode() -> None:
@@ -70,7 +70,7 @@ def test_student_step_learns_from_frozen_teachers_in_eval_mode() -> None:
     assert all(not t.training for t in teachers)
     assert all(p.grad is None for t in teachers for p in t.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, [p for t in teachers for p in t.parameters()], strict=True))
-    assert stats["loss"] == pytest.approx(0.5 * stats["kl_loss"] + 1.0 * stats["ce_loss"], rel=1e-5)
+    assert float(stats["loss"]) == pytest.approx(float(0.5 * stats["kl_loss"] + 1.0 * stats["ce_loss"]), rel=1e-5)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
 
 

@@ -10,46 +10,68 @@ f1 and f2 (``score_head="mean"``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from cvpapers.models.detection import (
     PRIOR_PROB,
+    Levels,
     RetinaDetector,
     anchor_grid_for,
     build_backbone,
+    concat_levels,
     normal_init,
     retina_subnet,
 )
 
 SCORE_HEADS = ("f1", "mean")
+OUTPUTS = ("cls1", "cls2", "mil", "reg")  # the head's outputs, from f1, f2, f_mil and f_r
 
 
 @dataclass
 class HeadOutput:
     """Per-level head outputs, each (N, H_l·W_l·A, K): logits of f1, f2, f_mil (K = C), deltas (K = 4).
 
-    Levels stay separate because the MIL weights are a softmax over the anchors of one level (§3.3).
+    Levels stay separate because the MIL weights are a softmax over the anchors of one level (§3.3). The head
+    returns each output as a :class:`~cvpapers.models.detection.Levels`: the per-level tensors are views of
+    the levels' concatenation (N, ΣH·W·A, K), which :meth:`cat` returns without copying.
     """
 
-    cls1: list[Tensor]
-    cls2: list[Tensor]
-    mil: list[Tensor]
-    reg: list[Tensor]
+    cls1: Sequence[Tensor] | None
+    cls2: Sequence[Tensor] | None
+    mil: Sequence[Tensor] | None
+    reg: Sequence[Tensor] | None
 
     def cat(self, name: str) -> Tensor:
         """One output with all levels concatenated along the anchor axis: (N, ΣH·W·A, K)."""
-        if name not in ("cls1", "cls2", "mil", "reg"):
+        if name not in OUTPUTS:
             raise KeyError(f"unknown head output {name!r}; expected cls1, cls2, mil or reg")
-        return torch.cat(getattr(self, name), dim=1)
+        levels = getattr(self, name)
+        if levels is None:
+            raise ValueError(f"head output {name!r} was not computed (the forward's outputs= left it out)")
+        return concat_levels(levels, dim=1)
+
+    def float32(self, *names: str) -> HeadOutput:
+        """The outputs ``names`` in float32, one cast of each concatenation (the losses' precision): under bf16
+        autocast every loss that reads an output then shares one cast. Float32 outputs are kept as they are."""
+        cast = {}
+        for name in names:
+            levels = getattr(self, name)
+            if levels is None:
+                continue
+            full = concat_levels(levels, dim=1)
+            if full.dtype != torch.float32:
+                cast[name] = Levels(full.float(), [t.shape[1] for t in levels])
+        return replace(self, **cast) if cast else self
 
     @property
     def level_sizes(self) -> list[int]:
         """Anchors per level, H_l·W_l·A (for splitting concatenated per-anchor tensors)."""
-        return [t.shape[1] for t in self.cls1]
+        computed = next(levels for levels in (self.cls1, self.cls2, self.mil, self.reg) if levels is not None)
+        return [t.shape[1] for t in computed]
 
 
 class MIAODHead(nn.Module):
@@ -80,26 +102,34 @@ class MIAODHead(nn.Module):
             normal_init(subnet.out, bias=prior_bias)
         normal_init(self.f_r.out)
 
-    def _per_anchor(self, x: Tensor, k: int) -> Tensor:
-        n, _, h, w = x.shape
-        return x.permute(0, 2, 3, 1).reshape(n, h * w * self.num_anchors, k)
+    def _per_anchor(self, subnet: nn.Module, features: list[Tensor], k: int) -> Levels:
+        """``subnet`` on every level, (N, A·K, H, W) → (N, H·W·A, K) per level, as one concatenation: a single
+        ``torch.cat`` of the permuted maps both reorders and joins them (no per-level reshape copies)."""
+        maps = [subnet(f) for f in features]
+        joined = torch.cat([m.permute(0, 2, 3, 1).flatten(1, 2) for m in maps], dim=1)  # (N, ΣH·W, A·K)
+        return Levels(joined.view(joined.shape[0], -1, k), [m.shape[2] * m.shape[3] * self.num_anchors for m in maps])
 
-    def forward(self, features: list[Tensor]) -> HeadOutput:
+    def forward(self, features: list[Tensor], outputs: Collection[str] = OUTPUTS) -> HeadOutput:
+        """All four outputs, or only ``outputs`` (the others are ``None``): a training step whose losses do
+        not read f_r's (unlabelled) or f_mil's (the max stage's labelled steps) output skips that subnet.
+        The subnets run in the order f1, f2, f_mil, f_r."""
+        if unknown := set(outputs) - set(OUTPUTS):
+            raise ValueError(f"unknown head outputs {sorted(unknown)}; expected some of {OUTPUTS}")
         c = self.num_classes
-        return HeadOutput(
-            cls1=[self._per_anchor(self.f1(f), c) for f in features],
-            cls2=[self._per_anchor(self.f2(f), c) for f in features],
-            mil=[self._per_anchor(self.f_mil(f), c) for f in features],
-            reg=[self._per_anchor(self.f_r(f), 4) for f in features],
-        )
+        subnets = {"cls1": (self.f1, c), "cls2": (self.f2, c), "mil": (self.f_mil, c), "reg": (self.f_r, 4)}
+        return HeadOutput(**{name: self._per_anchor(net, features, k) if name in outputs else None
+                             for name, (net, k) in subnets.items()})
 
     def class_scores(self, output: HeadOutput, score_head: str = "f1") -> list[Tensor]:
         """Per-level class probabilities for detection: σ(f1) (the official test path) or (σ(f1) + σ(f2))/2."""
+        from cvpapers.pipelines.mi_aod.losses import level_sigmoid
+
         if score_head not in SCORE_HEADS:
             raise ValueError(f"score_head must be one of {SCORE_HEADS}, got {score_head!r}")
         if score_head == "f1":
-            return [t.sigmoid() for t in output.cls1]
-        return [(a.sigmoid() + b.sigmoid()) / 2 for a, b in zip(output.cls1, output.cls2, strict=True)]
+            return level_sigmoid(output.cls1)
+        p1, p2 = level_sigmoid(output.cls1), level_sigmoid(output.cls2)
+        return Levels((p1.full + p2.full) / 2, p1.sizes)
 
     def box_deltas(self, output: HeadOutput) -> list[Tensor]:
         return output.reg

@@ -4,6 +4,13 @@ instance weights and image-level score, pseudo image labels, and the re-weighted
 Every function takes per-level lists of (N, anchors_l, K) tensors, as ``MIAODHead`` returns them: the
 MIL softmax over anchors is taken per FPN level. Losses are computed in float32 with autocast off
 (BCE is not autocast-safe, and the sums over anchors need the precision).
+
+The head's lists are :class:`~cvpapers.models.detection.Levels` (views of one (N, ΣA, K) tensor): the
+element-wise work runs once on the concatenation, cast to float32 once, and only what is per level by
+definition (the softmax over a level's anchors, the sums over a level's anchors) runs per level, each on
+the same elements in the same layout as a per-level loop, so CPU results stay the same to the last bit
+(on a CPU σ also runs per level: :func:`_sigmoid_per_level`). Plain lists are concatenated first, with the
+same results.
 """
 
 from __future__ import annotations
@@ -15,12 +22,42 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cvpapers.models.detection import Levels, concat_levels
+
 FOCAL_ALPHA, FOCAL_GAMMA = 0.25, 2.0
 CLAMP = 1e-5  # the code clamps the image score to [1e-5, 1 − 1e-5] before the BCE
 
 
 def _full_precision(t: Tensor) -> AbstractContextManager:
     return torch.autocast(t.device.type, enabled=False)
+
+
+def _sizes(levels: Sequence[Tensor]) -> tuple[int, ...]:
+    return levels.sizes if isinstance(levels, Levels) else tuple(t.shape[1] for t in levels)
+
+
+def _float32(levels: Sequence[Tensor], detach: bool = False) -> Tensor:
+    """All levels concatenated, (N, ΣA, K), in float32: one cast of the concatenation (none if float32)."""
+    full = concat_levels(levels)
+    return (full.detach() if detach else full).float()
+
+
+def _sigmoid_per_level(full: Tensor, sizes: Sequence[int]) -> Tensor:
+    """σ of a concatenation (N, ΣA, K) with the values σ gives on each level's own tensor.
+
+    Off the CPU one kernel. On a CPU, σ runs per level on each level's contiguous (N, A_l, K) tensor: the CPU
+    kernel computes the last elements of each chunk it splits a tensor into on a scalar path whose σ can
+    differ from the vector path's in the last bit, so one σ over the concatenation would change a few values;
+    per level, the results are those of a per-level loop to the bit."""
+    if full.device.type != "cpu":
+        return full.sigmoid()
+    return torch.cat([t.contiguous().sigmoid() for t in full.split(list(sizes), 1)], 1)
+
+
+def level_sigmoid(levels: Sequence[Tensor]) -> Levels:
+    """σ of every level as :class:`Levels` (see :func:`_sigmoid_per_level`)."""
+    sizes = _sizes(levels)
+    return Levels(_sigmoid_per_level(concat_levels(levels), sizes), sizes)
 
 
 def detection_loss(cls1: Tensor, cls2: Tensor, reg: Tensor, labels: Tensor, valid: Tensor, pos: Tensor,
@@ -32,14 +69,19 @@ def detection_loss(cls1: Tensor, cls2: Tensor, reg: Tensor, labels: Tensor, vali
     ``focal_norm="batch"`` divides by the batch's positives with each image counting at least one
     (MMDetection); ``"per_image"`` divides each image by its own positives and averages (torchvision).
     """
-    from torchvision.ops import sigmoid_focal_loss
-
     with _full_precision(cls1):
-        keep = valid.unsqueeze(-1).float()
+        targets = labels.float()
+        # torchvision's sigmoid_focal_loss(z, targets, α, γ, "none"), operation for operation, with the terms
+        # of the targets computed once for both classifiers; the ignored anchors' 0 folded into α_t
+        # (α_t·FL·keep = FL·(α_t·keep) exactly, keep being 0 or 1)
+        not_t = 1 - targets
+        alpha_keep = (FOCAL_ALPHA * targets + (1 - FOCAL_ALPHA) * not_t) * valid.unsqueeze(-1).float()
         per_image = []
-        for z in (cls1, cls2):
-            fl = sigmoid_focal_loss(z.float(), labels.float(), FOCAL_ALPHA, FOCAL_GAMMA, reduction="none")
-            per_image.append((fl * keep).sum(dim=(1, 2)))
+        for z in (cls1.float(), cls2.float()):
+            p = torch.sigmoid(z)
+            ce = F.binary_cross_entropy_with_logits(z, targets, reduction="none")
+            p_t = p * targets + (1 - p) * not_t
+            per_image.append((ce * ((1 - p_t) ** FOCAL_GAMMA) * alpha_keep).sum(dim=(1, 2)))
         loc_image = ((reg.float() - deltas.float()).abs() * pos.unsqueeze(-1).float()).sum(dim=(1, 2))
         n_pos = pos.sum(1).clamp(min=1).float()
         if focal_norm == "batch":
@@ -55,7 +97,7 @@ def detection_loss(cls1: Tensor, cls2: Tensor, reg: Tensor, labels: Tensor, vali
 
 
 def mil_weights(cls1: Sequence[Tensor], cls2: Sequence[Tensor], mil: Sequence[Tensor],
-                mode: str = "code") -> tuple[list[Tensor], Tensor]:
+                mode: str = "code") -> tuple[Levels, Tensor]:
     """Instance weights w[i, c] per level and the image-level class score ŷ (N, C).
 
     code (default, official): α = softmax over the level's anchors of max_c σ((z1 + z2)/2), w = softmax_c(m)·α,
@@ -63,34 +105,48 @@ def mil_weights(cls1: Sequence[Tensor], cls2: Sequence[Tensor], mil: Sequence[Te
     paper (Eq. 5 as recalled): w = softmax_c(m) · softmax over all anchors of ẑ = (z1 + z2)/2, class-wise;
     ŷ = Σ_i w. In both the f1/f2 logits are detached: the weights train f_mil only.
     """
+    if mode not in ("code", "paper"):
+        raise ValueError(f"mil_weight_mode: unknown '{mode}' (allowed: code, paper)")
+    sizes = _sizes(mil)
     with _full_precision(mil[0]):
-        z_mean = [(a.detach().float() + b.detach().float()) / 2 for a, b in zip(cls1, cls2, strict=True)]
-        pi = [m.float().softmax(-1) for m in mil]
+        z_mean = (_float32(cls1, detach=True) + _float32(cls2, detach=True)) / 2  # (N, ΣA, C)
+        pi = _float32(mil).softmax(-1)  # a softmax over each anchor's classes
         if mode == "code":
-            weights = [p * torch.sigmoid(z).amax(-1).softmax(1).unsqueeze(-1) for p, z in zip(pi, z_mean, strict=True)]
-            score = torch.stack([w.sum(1) for w in weights]).amax(0)
-        elif mode == "paper":
-            sizes = [z.shape[1] for z in z_mean]
-            alpha = torch.cat(z_mean, 1).softmax(1)
-            weights = list((torch.cat(pi, 1) * alpha).split(sizes, 1))
-            score = sum(w.sum(1) for w in weights)
+            # α: max_c σ(ẑ) per anchor, then a softmax over the anchors of each level
+            peak = _sigmoid_per_level(z_mean, sizes).amax(-1)  # (N, ΣA)
+            alpha = torch.cat([p.softmax(1) for p in peak.split(list(sizes), 1)], 1).unsqueeze(-1)
         else:
-            raise ValueError(f"mil_weight_mode: unknown '{mode}' (allowed: code, paper)")
+            alpha = z_mean.softmax(1)
+        weights = Levels(pi * alpha, sizes)
+        per_level = [w.sum(1) for w in weights]  # Σ_i w per level: (N, C) each
+        score = torch.stack(per_level).amax(0) if mode == "code" else sum(per_level)
     return weights, score.clamp(CLAMP, 1 - CLAMP)
 
 
 def image_labels(gt_labels: Tensor, num_classes: int) -> Tensor:
     """Multi-hot image labels (N, C) from padded GT labels (N, G); −1 (padding, difficult) is ignored."""
-    hot = F.one_hot(gt_labels.clamp(min=0), num_classes).float() * (gt_labels >= 0).unsqueeze(-1).float()
-    return hot.amax(1) if gt_labels.shape[1] else hot.new_zeros(gt_labels.shape[0], num_classes)
+    if not gt_labels.shape[1]:
+        return torch.zeros(gt_labels.shape[0], num_classes, device=gt_labels.device)
+    # a comparison, not F.one_hot (which checks its range on the host); −1 matches no class
+    classes = torch.arange(num_classes, device=gt_labels.device)
+    return (gt_labels.unsqueeze(-1) == classes).any(1).float()
 
 
 @torch.no_grad()
-def pseudo_image_labels(cls1: Sequence[Tensor], cls2: Sequence[Tensor], thr: float = 0.5) -> tuple[Tensor, Tensor]:
+def class_probabilities(cls1: Sequence[Tensor], cls2: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """σ(z1), σ(z2) of all levels concatenated, (N, ΣA, C) in float32: what :func:`pseudo_image_labels` and
+    :func:`plain_discrepancy` read (pass it to both to compute it once)."""
+    return torch.sigmoid(concat_levels(cls1).float()), torch.sigmoid(concat_levels(cls2).float())
+
+
+@torch.no_grad()
+def pseudo_image_labels(cls1: Sequence[Tensor], cls2: Sequence[Tensor], thr: float = 0.5,
+                        probs: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """Pseudo labels of unlabelled images: class c is present if some anchor of some level has
-    (σ(z1) + σ(z2))/2 ≥ thr. Returns (labels (N, C), whether each image has a positive class)."""
-    z1, z2 = torch.cat(list(cls1), 1).float(), torch.cat(list(cls2), 1).float()
-    labels = (((torch.sigmoid(z1) + torch.sigmoid(z2)) / 2).amax(1) >= thr).float()
+    (σ(z1) + σ(z2))/2 ≥ thr. Returns (labels (N, C), whether each image has a positive class).
+    ``probs``: :func:`class_probabilities` of the same logits, if already computed."""
+    p1, p2 = probs if probs is not None else class_probabilities(cls1, cls2)
+    labels = (((p1 + p2) / 2).amax(1) >= thr).float()
     return labels, labels.amax(1) > 0
 
 
@@ -105,7 +161,9 @@ def image_cls_loss(score: Tensor, labels: Tensor, enabled: Tensor | bool = True)
         # loop's NaN/inf guard stops the run with the stage and the step.
         loss = F.binary_cross_entropy(torch.nan_to_num(s, nan=0.5, posinf=1.0, neginf=0.0), labels.float())
         loss = loss + 0.0 * s.sum()
-    return loss * torch.as_tensor(enabled, dtype=loss.dtype, device=loss.device)
+    if isinstance(enabled, Tensor):  # e.g. has_positive.all(): stays on the device
+        return loss * enabled.to(loss.dtype)
+    return loss if enabled else loss * 0.0
 
 
 def weighted_discrepancy(cls1: Sequence[Tensor], cls2: Sequence[Tensor], weights: Sequence[Tensor],
@@ -113,18 +171,23 @@ def weighted_discrepancy(cls1: Sequence[Tensor], cls2: Sequence[Tensor], weights
     """l_dis~ = λ Σ_images Σ_levels Σ_i (1/C) Σ_c |σ(z1) − σ(z2)| · w  (``maximise``: 1 − |σ(z1) − σ(z2)|,
     the code's l_dis_minus). A **sum** over anchors, levels and images; only classes are averaged, so λ keeps
     its balance with the detection loss. The weights are detached: they re-weight, they are not trained here."""
+    sizes = _sizes(cls1)
     with _full_precision(cls1[0]):
-        total = cls1[0].new_zeros((), dtype=torch.float32)
-        for z1, z2, w in zip(cls1, cls2, weights, strict=True):
-            gap = (torch.sigmoid(z1.float()) - torch.sigmoid(z2.float())).abs()
-            if maximise:
-                gap = 1 - gap
-            total = total + (gap * w.detach().float()).mean(-1).sum()
+        gap = (_sigmoid_per_level(_float32(cls1), sizes) - _sigmoid_per_level(_float32(cls2), sizes)).abs()
+        if maximise:
+            gap = 1 - gap
+        per_anchor = (gap * _float32(weights, detach=True)).mean(-1)  # (N, ΣA): the class average
+        total = per_anchor.new_zeros(())
+        # Σ over each level's anchors and images on its own (N, A_l) tensor, as a per-level loop adds them
+        for level in per_anchor.split(list(sizes), 1):
+            total = total + level.contiguous().sum()
     return lam * total
 
 
-def plain_discrepancy(cls1: Sequence[Tensor], cls2: Sequence[Tensor]) -> Tensor:
-    """Mean |σ(z1) − σ(z2)| over anchors and classes: the number to watch for a collapse (pitfall 9)."""
+def plain_discrepancy(cls1: Sequence[Tensor], cls2: Sequence[Tensor],
+                      probs: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Mean |σ(z1) − σ(z2)| over anchors and classes: the number to watch for a collapse (pitfall 9).
+    ``probs``: :func:`class_probabilities` of the same logits, if already computed."""
     with torch.no_grad():
-        z1, z2 = torch.cat(list(cls1), 1).float(), torch.cat(list(cls2), 1).float()
-        return (torch.sigmoid(z1) - torch.sigmoid(z2)).abs().mean()
+        p1, p2 = probs if probs is not None else class_probabilities(cls1, cls2)
+        return (p1 - p2).abs().mean()

@@ -29,6 +29,7 @@ from torch import nn
 from cvpapers.pipelines.mi_aod.data import on_disk
 from cvpapers.pipelines.mi_aod.heads import modules_by_role
 from cvpapers.pipelines.mi_aod.losses import (
+    class_probabilities,
     detection_loss,
     image_cls_loss,
     image_labels,
@@ -140,41 +141,53 @@ def batch_draw(data: Arrays, indices: np.ndarray, batch_size: int, flip_prob: fl
 
 
 def make_step(model: nn.Module, stage: Stage, num_classes: int, lam: float, pseudo_thr: float,
-              mil_mode: str, focal_norm: str) -> Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]:
-    """The step of one stage: the labelled or the unlabelled loss of that stage, by the batch's flag."""
-    from cvpapers.models.detection import assign_targets
+              mil_mode: str, focal_norm: str,
+              ) -> Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float | torch.Tensor]]]:
+    """The step of one stage: the labelled or the unlabelled loss of that stage, by the batch's flag.
 
-    def step(m: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        out = m(batch["images"])
+    The step never waits for the device: its statistics are detached 0-d tensors (the training loop reads
+    them once per chunk), apart from the constant ``n``."""
+    from cvpapers.models.detection import assign_targets, concat_levels
+
+    needs = {True: ("cls1", "cls2", "mil"),
+             False: ("cls1", "cls2", "reg", "mil") if "imgcls" in stage.labelled else ("cls1", "cls2", "reg")}
+
+    def step(m: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]:
+        # only the head outputs this step's losses read (no f_r on unlabelled batches, no f_mil on the max
+        # stage's labelled ones), cast to float32 once (a no-op outside bf16 autocast)
+        outputs = needs[bool(batch["unlabelled"])]
+        out = m(batch["images"], outputs=outputs).float32(*outputs)
         terms: dict[str, torch.Tensor] = {}
-        stats: dict[str, float] = {}
+        stats: dict[str, float | torch.Tensor] = {}
         if batch["unlabelled"]:
             weights, score = mil_weights(out.cls1, out.cls2, out.mil, mil_mode)
             if "dis" in stage.unlabelled:
                 terms["l_dis"] = weighted_discrepancy(out.cls1, out.cls2, weights, lam)
             if "dis_minus" in stage.unlabelled:
                 terms["l_dis_minus"] = weighted_discrepancy(out.cls1, out.cls2, weights, lam, maximise=True)
+            probs = class_probabilities(out.cls1, out.cls2)
             if "imgcls" in stage.unlabelled:
-                pseudo, has_positive = pseudo_image_labels(out.cls1, out.cls2, pseudo_thr)
+                pseudo, has_positive = pseudo_image_labels(out.cls1, out.cls2, pseudo_thr, probs=probs)
                 terms["l_imgcls_u"] = image_cls_loss(score, pseudo, has_positive.all())
-                stats["pseudo_positive_images"] = float(has_positive.float().mean())
-            stats["discrepancy_u"] = float(plain_discrepancy(out.cls1, out.cls2))
+                stats["pseudo_positive_images"] = has_positive.float().mean()
+            stats["discrepancy_u"] = plain_discrepancy(out.cls1, out.cls2, probs=probs)
             # Alternating stages have as many unlabelled as labelled steps; counting only the labelled
             # ones in "n" makes every key the mean over the steps that produced it.
             stats["n"] = 0.0
         else:
-            t = assign_targets(torch.cat(model.anchors(batch["images"]), 0), batch["boxes"], batch["labels"],
+            t = assign_targets(concat_levels(model.anchors(batch["images"]), 0), batch["boxes"], batch["labels"],
                                num_classes)
             terms["l_det_cls"], terms["l_det_loc"] = detection_loss(out.cat("cls1"), out.cat("cls2"), out.cat("reg"),
                                                                     t.labels, t.valid, t.pos, t.deltas, focal_norm)
             if "imgcls" in stage.labelled:
                 _, score = mil_weights(out.cls1, out.cls2, out.mil, mil_mode)
                 terms["l_imgcls"] = image_cls_loss(score, image_labels(batch["labels"], num_classes))
-            stats["positives_per_image"] = float(t.pos.sum()) / len(t.pos)
+            # float64, so the mean over the batch is the Python division it always was
+            stats["positives_per_image"] = t.pos.sum(dtype=torch.float64) / len(t.pos)
             stats["n"] = 1.0
         loss = sum(terms.values())
-        stats.update({k: float(v.detach()) for k, v in terms.items()})
-        stats["loss"] = float(loss.detach())
+        stats.update({k: v.detach() for k, v in terms.items()})
+        stats["loss"] = loss.detach()
         return loss, stats
 
     return step
