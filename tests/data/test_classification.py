@@ -159,3 +159,33 @@ def test_tensor_batches_values_are_normalised_images() -> None:
     ref = (torch.from_numpy(imgs[:16]).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.3
     assert torch.allclose(x, ref, atol=1e-6) and torch.equal(y, torch.from_numpy(labels[:16]))
     assert np.isfinite(x.numpy()).all()
+
+
+def test_imagenet_transforms_crop_scale_and_lighting_options() -> None:
+    """Defaults are torchvision's RandomResizedCrop scale (0.08, 1) and no Lighting (dcff unchanged); recu sets
+    scale (0.08, 1.25) and PCA Lighting 0.1, which shifts every pixel of an image by one RGB offset."""
+    from PIL import Image
+
+    from cvpapers.data.classification import Lighting, imagenet_transforms
+
+    default = imagenet_transforms(train=True, image_size=32)
+    assert default.transforms[0].scale == (0.08, 1.0) and not any(isinstance(t, Lighting) for t in default.transforms)
+    recu = imagenet_transforms(train=True, image_size=32, crop_scale=(0.08, 1.25), lighting=0.1)
+    assert recu.transforms[0].scale == (0.08, 1.25) and any(isinstance(t, Lighting) for t in recu.transforms)
+    assert recu(Image.new("RGB", (48, 40), (120, 30, 200))).shape == (3, 32, 32)
+    img = torch.rand(3, 5, 5)
+    torch.manual_seed(0)
+    shifted = Lighting(0.1)(img)
+    offset = (shifted - img).flatten(1)
+    torch.testing.assert_close(offset, offset[:, :1].expand_as(offset))
+    assert offset.abs().max() > 0 and torch.equal(Lighting(0.0)(img), img)
+
+
+def test_imagenet_transforms_color_jitter_is_off_by_default_and_follows_the_crop() -> None:
+    from cvpapers.data.classification import imagenet_transforms
+
+    plain = [type(t).__name__ for t in imagenet_transforms(train=True).transforms]
+    assert "ColorJitter" not in plain
+    jitter = imagenet_transforms(train=True, color_jitter=0.4).transforms
+    assert [type(t).__name__ for t in jitter[:3]] == ["RandomResizedCrop", "ColorJitter", "RandomHorizontalFlip"]
+    assert jitter[1].brightness == (0.6, 1.4) and jitter[1].saturation == (0.6, 1.4)

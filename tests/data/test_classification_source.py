@@ -73,3 +73,39 @@ def test_a_missing_root_names_the_key_and_the_expected_layout(tmp_path: Path) ->
 def test_embedded_splits_must_use_distinct_seeds() -> None:
     with pytest.raises(ValueError, match="test images repeat"):
         ClassificationDataConfig(train_seed=3, test_seed=3)
+
+
+def test_family_preset_with_only_the_keys_set_on_top(tmp_path: Path) -> None:
+    """``family`` picks the generator preset; a null ``noise``/``rotate`` keeps the preset's value, a set one
+    overrides it; the default ``shapes`` family writes the same images as before the key existed."""
+    from cvpapers.data.shapes import ShapesConfig, generate_shapes
+
+    cfg = ClassificationDataConfig(root=str(tmp_path / "a"), family="color_patches", noise=None, rotate=None,
+                                   n_train=12, n_test=10, image_size=32)
+    manifest, _, _ = prepare_classification_data(cfg)
+    assert manifest["class_name"].str.startswith("color_").all()
+    assert ShapesConfig.preset("color_patches", image_size=32).noise == 0.5
+    rotated = ClassificationDataConfig(family="shapes10", noise=None, rotate=None)
+    assert (rotated.noise, rotated.rotate) == (None, None)
+    dcff_like = ClassificationDataConfig(root=str(tmp_path / "b"), n_train=12, n_test=10, image_size=16)
+    manifest, _, _ = prepare_classification_data(dcff_like)
+    from cvpapers.data.classification import load_split
+
+    x, y = load_split(manifest, "train", 16)
+    old_x, old_y = generate_shapes(12, ShapesConfig(image_size=16, n_classes=10, noise=0.08, rotate=False, seed=1))
+    assert np.array_equal(x.permute(0, 2, 3, 1).numpy(), old_x) and np.array_equal(y.numpy(), old_y)
+
+
+def test_normalisation_override_replaces_the_source_default(tmp_path: Path) -> None:
+    from cvpapers.data.classification_source import Normalisation
+
+    base = dict(root=str(tmp_path), n_train=12, n_test=10, image_size=8)
+    manifest, _, _ = prepare_classification_data(ClassificationDataConfig(**base))
+    default = batch_sources(manifest, ClassificationDataConfig(**base), 4, 10, None, seed=0).test
+    norm = Normalisation(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    custom = batch_sources(manifest, ClassificationDataConfig(**base, normalisation=norm), 4, 10, None, seed=0).test
+    x_default, _ = next(iter(default.batches(0)))
+    x_custom, _ = next(iter(custom.batches(0)))
+    np.testing.assert_allclose(x_custom.numpy(), x_default.numpy() * 0.3 / 0.25, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="std"):
+        Normalisation(mean=(0.5, 0.5, 0.5), std=(0.25, 0.0, 0.25))

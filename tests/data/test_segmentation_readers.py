@@ -314,3 +314,91 @@ def test_a_bad_sample_is_skipped_and_counted_when_asked(tmp_path) -> None:
     seen = [int(i) for b in stream(ManifestDataset(df, _read_row, on_bad_sample="skip"), skips=skips)
             for i in b["index"]]
     assert seen == [0, 2] and skips.metrics() == {"skipped_samples": 1.0}
+
+
+# -- IDD and Mapillary Vistas (mtda_collab.md §10; layouts from recollection) ---------------------------------------
+
+def _scenes(n: int, h: int = 12, w: int = 20, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+def test_idd_reader_pairs_frames_and_maps_level3_ids_to_trainids(tmp_path) -> None:
+    from cvpapers.da.data import load_arrays
+    from cvpapers.data.segmentation import (
+        IDD_LEVEL3_TO_TRAINID,
+        idd_label_lut,
+        idd_manifest,
+        write_idd_fixture,
+    )
+
+    ids = np.zeros((2, 12, 20), dtype=np.uint8)
+    ids[0, :3], ids[0, 3:6], ids[0, 6:9], ids[0, 9:] = 0, 24, 13, 255  # road, vegetation, curb (no class), void
+    ids[1, :, :10], ids[1, :, 10:] = 9, 25  # car, sky
+    write_idd_fixture(tmp_path, "train", "seq0", _scenes(2), ids)
+    write_idd_fixture(tmp_path, "val", "seq1", _scenes(1, seed=1), ids[:1])
+    df = idd_manifest(tmp_path)
+    assert list(df.columns) == list(MANIFEST_COLUMNS) and df["split"].tolist() == ["train", "train", "val"]
+    assert set(df["dataset"]) == {"idd"}
+    out = load_arrays(df[df["split"] == "train"], (6, 10), idd_label_lut())
+    assert out["images"].shape == (2, 6, 10, 3) and out["labels"].shape == (2, 6, 10)
+    assert set(np.unique(out["labels"][0])) == {0, 8, 255}, "curb and void have no class: 255"
+    assert set(np.unique(out["labels"][1])) == {13, 10}
+    assert IDD_LEVEL3_TO_TRAINID[20] == 5 and max(IDD_LEVEL3_TO_TRAINID.values()) < 19
+
+
+def test_idd_reader_takes_a_mapping_file_and_another_label_suffix(tmp_path) -> None:
+    import json
+
+    from cvpapers.data.segmentation import idd_label_lut, idd_manifest, write_idd_fixture
+
+    write_idd_fixture(tmp_path, "train", "s", _scenes(1), np.full((1, 12, 20), 3, np.uint8), "_gtFine_labelids.png")
+    write_idd_fixture(tmp_path, "val", "s", _scenes(1), np.full((1, 12, 20), 3, np.uint8), "_gtFine_labelids.png")
+    df = idd_manifest(tmp_path, label_suffix="_gtFine_labelids.png")
+    assert df["label_path"][0].endswith("000000_gtFine_labelids.png")
+    (tmp_path / "map.json").write_text(json.dumps({"3": 1, "7": 6}))
+    lut = idd_label_lut(tmp_path / "map.json")
+    assert lut[3] == 1 and lut[7] == 6 and lut[0] == 255
+    with pytest.raises(FileNotFoundError, match="leftImg8bit"):
+        idd_manifest(tmp_path / "nowhere")
+
+
+def test_mapillary_reader_maps_class_indices_by_name_through_config(tmp_path) -> None:
+    from cvpapers.da.data import load_arrays
+    from cvpapers.data.segmentation import mapillary_label_lut, mapillary_manifest, write_mapillary_fixture
+
+    names = ["animal--bird", "construction--flat--road", "nature--sky", "object--vehicle--car", "void--unlabeled"]
+    ids = np.zeros((2, 12, 20), dtype=np.uint8)
+    ids[0, :6], ids[0, 6:] = 1, 2  # road, sky
+    ids[1, :, :10], ids[1, :, 10:] = 3, 0  # car, bird (no class)
+    write_mapillary_fixture(tmp_path, "training", _scenes(2), ids, names)
+    write_mapillary_fixture(tmp_path, "validation", _scenes(1), ids[:1], names)
+    df = mapillary_manifest(tmp_path)
+    assert df["split"].tolist() == ["train", "train", "val"] and df["path"][0].endswith(".jpg")
+    lut = mapillary_label_lut(tmp_path)
+    assert lut[:5].tolist() == [255, 0, 10, 13, 255]
+    out = load_arrays(df[df["split"] == "train"], (24, 40), lut)  # jpg images of any size are resized
+    assert out["images"].shape == (2, 24, 40, 3)
+    assert set(np.unique(out["labels"][0])) == {0, 10} and set(np.unique(out["labels"][1])) == {13, 255}
+    with pytest.raises(FileNotFoundError, match="config"):
+        mapillary_label_lut(tmp_path, "missing.json")
+
+
+def test_synscapes_reader_pairs_numbered_files_in_numeric_order_and_decodes_labelids(tmp_path) -> None:
+    """msda_collab spec §10: ``Synscapes/img/rgb/<n>.png`` ↔ ``img/class/<n>.png`` (Cityscapes labelIds), n from 1
+    without padding; the folders are parameters because the layout is recalled."""
+    from cvpapers.data.segmentation import synscapes_manifest, write_synscapes_fixture
+
+    ids = np.zeros((11, 12, 20), dtype=np.uint8)
+    ids[:, :6], ids[:, 6:] = 7, 26  # road, car
+    ids[1, 0, 0] = 0  # unlabeled → 255
+    write_synscapes_fixture(tmp_path, _scenes(11), ids)
+    df = synscapes_manifest(tmp_path)
+    assert [Path(p).name for p in df["path"]][:3] == ["1.png", "2.png", "3.png"] and Path(df["path"][9]).name == "10.png"
+    assert (df["dataset"] == "synscapes").all() and list(df.columns) == list(MANIFEST_COLUMNS)
+    assert synscapes_manifest(tmp_path / "Synscapes").equals(df)  # the root itself or its parent
+    label = decode_label(df["label_path"][1], "synscapes")
+    assert label[0, 0] == 255 and label[1, 0] == 0 and label[11, 0] == 13
+    write_synscapes_fixture(tmp_path / "alt", _scenes(1), ids[:1], "rgb", "class")
+    assert len(synscapes_manifest(tmp_path / "alt", "rgb", "class")) == 1
+    with pytest.raises(FileNotFoundError, match="img/rgb"):
+        synscapes_manifest(tmp_path / "alt")

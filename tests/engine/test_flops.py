@@ -191,3 +191,96 @@ def test_counting_restores_training_mode_and_rejects_unknown_mode() -> None:
     assert not any(m._forward_hooks for m in model.modules())
     with pytest.raises(ValueError, match="unknown counting mode"):
         count_macs_params(model, (1, 3, 16, 16), mode="fvcore")
+
+
+def _dense_mobilenet_v1(n_classes: int = 1000) -> nn.Module:
+    """MobileNetV1 of pss_net §4 in plain layers (stem + 13 dw/pw blocks, avgpool module, FC)."""
+    widths = (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
+    strides = (2, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1)
+    layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6()]
+    for c_in, c_out, s in zip(widths[:-1], widths[1:], strides[1:], strict=True):
+        layers += [nn.Conv2d(c_in, c_in, 3, s, 1, groups=c_in, bias=False), nn.BatchNorm2d(c_in), nn.ReLU6(),
+                   nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU6()]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, n_classes))
+
+
+def test_conv_linear_pool_mode_adds_the_global_pool_input_to_conv_linear() -> None:
+    """pss_net §9.3: MBV1 568 740 352 + 50 176 = 568 790 528; MBV2 (torchvision) 300 774 272 + 62 720."""
+    from torchvision.models import mobilenet_v2
+
+    v1 = _dense_mobilenet_v1()
+    assert count_macs_params(v1, (1, 3, 224, 224), "conv_linear") == (568_740_352, 4_231_976)
+    assert count_macs_params(v1, (1, 3, 224, 224), "conv_linear_pool") == (568_790_528, 4_231_976)
+    tv = mobilenet_v2()
+    # torchvision pools functionally (not counted): the same layers with the pool as a module.
+    v2 = nn.Sequential(tv.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(), tv.classifier)
+    assert count_macs_params(tv, (1, 3, 224, 224), "conv_linear_pool")[0] == 300_774_272
+    assert count_macs_params(v2, (1, 3, 224, 224), "conv_linear")[0] == 300_774_272
+    assert count_macs_params(v2, (1, 3, 224, 224), "conv_linear_pool") == (300_836_992, 3_504_872)
+
+
+def test_per_module_breakdown_sums_to_the_total_under_qualified_names() -> None:
+    """``per_module`` splits the one count by module (recu: binary vs FP MACs) without changing the total."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.Sequential(nn.Conv2d(8, 4, 1)), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    for mode in ("paper", "conv_linear"):
+        per_module: dict[str, int] = {}
+        total = count_macs_params(model, (1, 3, 8, 8), mode)
+        assert count_macs_params(model, (1, 3, 8, 8), mode, per_module=per_module) == total
+        assert sum(per_module.values()) == total[0]
+    assert per_module == {"0": 8 * 64 * 27, "3.0": 4 * 64 * 8, "6": 8}
+
+
+def test_conv_linear_bias_mode_gives_cc_imagenet_vgg16_and_leaves_the_resnets_unchanged() -> None:
+    """Collaborative Compression's counter: one op per output element of every conv and linear bias
+    (collab_compression §4, §9): torchvision-layout VGG-16 15 483 821 032 (conv_linear 15 470 264 320)."""
+    with torch.device("meta"):
+        vgg = build_classifier("vgg16_imagenet", 1000)
+    assert count_macs_params(vgg, (1, 3, 224, 224), "conv_linear") == (15_470_264_320, 138_357_544)
+    assert count_macs_params(vgg, (1, 3, 224, 224), "conv_linear_bias") == (15_483_821_032, 138_357_544)
+    for arch, size, classes, printed in (("resnet56", 32, 10, "125.49"), ("resnet50", 224, 1000, "4.089")):
+        model = build_classifier(arch, classes)
+        macs, _ = count_macs_params(model, (1, 3, size, size), "conv_linear_bias")
+        assert f"{macs / (1e6 if arch == 'resnet56' else 1e9):.{len(printed.split('.')[1])}f}" == printed
+
+
+def test_restoration_mode_counts_layernorm_elements_attention_products_and_linears() -> None:
+    """Uformer's counter rules (uformer §9 check 2): LayerNorm over (B, L, d) = B·L·d; one window-attention call
+    on (B, nW, N, d) = 2·B·nW·N·N·d plus its Linear layers; the 2×2/s2 ConvTranspose rule is unchanged."""
+    from cvpapers.pipelines.uformer.networks import WindowAttention
+
+    norm = nn.LayerNorm(6)
+
+    class Tokens(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = norm
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.norm(x.flatten(2).transpose(1, 2))
+
+    assert count_macs_params(Tokens(), (2, 6, 4, 5), mode="restoration")[0] == 2 * 20 * 6
+    assert count_macs_params(Tokens(), (2, 6, 4, 5), mode="conv_linear")[0] == 0
+
+    b, nw, n, d = 2, 3, 16, 8
+    attn = WindowAttention(d, 2, 4)
+
+    class Windows(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = attn
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.attn(x.view(b, nw, n, d))
+
+    per: dict[str, int] = {}
+    macs, _ = count_macs_params(Windows(), (b * nw * n * d,), mode="restoration", per_module=per)
+    linears = b * nw * n * (d * d + 2 * d * d + d * d)
+    assert macs == 2 * b * nw * n * n * d + linears
+    assert per["attn.matmul"] == 2 * b * nw * n * n * d
+    assert count_macs_params(Windows(), (b * nw * n * d,), mode="conv_linear")[0] == linears, (
+        "other modes: unchanged"
+    )
+
+    up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+    assert count_macs_params(up, (1, 8, 5, 6), mode="restoration")[0] == 16 * 5 * 6 * 8 * 4

@@ -167,3 +167,13 @@ def test_resnet50_global_pool_equals_avgpool7_on_7x7_maps() -> None:
     x = torch.randn(2, 8, 7, 7)
     torch.testing.assert_close(GlobalAvgPool2d()(x), nn.AvgPool2d(7, stride=1)(x))
     assert GlobalAvgPool2d()(torch.randn(1, 8, 2, 2)).shape == (1, 8, 1, 1)
+
+
+def test_vgg16_imagenet_is_torchvision_cfg_d_without_bn() -> None:
+    """collab_compression's VGG-16: 13 biased convs, no BN, head 25088-4096-4096-classes."""
+    model = build_classifier("vgg16_imagenet", 7)
+    assert model.prunable_convs == [f"features.conv{i}" for i in range(13)]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert all(model.get_submodule(n).bias is not None for n in model.prunable_convs)
+    assert [m.in_features for m in model.classifier if isinstance(m, nn.Linear)] == [25088, 4096, 4096]
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 7)

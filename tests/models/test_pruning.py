@@ -133,3 +133,15 @@ def test_zero_rates_return_the_full_state_dict_unchanged() -> None:
 def test_mismatched_architectures_are_rejected() -> None:
     with pytest.raises(ValueError, match="differ in arch"):
         l1_prune_into(build_classifier("vgg_small"), build_classifier("resnet56"))
+
+
+def test_bn_less_vgg16_imagenet_groups_name_no_bn_and_end_at_the_first_linear() -> None:
+    """collab_compression's ImageNet VGG-16 (cfg D without BN): writers carry ``None`` for their BN."""
+    from cvpapers.models.pruning import channel_groups
+
+    with torch.device("meta"):
+        model = build_classifier("vgg16_imagenet", 1000)
+    groups = channel_groups(model)
+    assert len(groups) == 13
+    assert all(bn is None for g in groups for _, bn in g.writers)
+    assert groups[0].readers == ["features.conv1"] and groups[-1].readers == ["classifier.0"]

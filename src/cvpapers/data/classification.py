@@ -39,6 +39,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "ImageFileDataset",
+    "Lighting",
     "TensorBatches",
     "augment_batch",
     "imagenet_transforms",
@@ -311,24 +312,60 @@ class TensorBatches:
 # streaming (ImageNet)
 
 
+#: PCA of ImageNet's RGB pixels (AlexNet "Lighting"; values of fb.resnet.torch), pixels in [0, 1].
+IMAGENET_PCA_EIGVAL: tuple[float, float, float] = (0.2175, 0.0188, 0.0045)
+IMAGENET_PCA_EIGVEC: tuple[tuple[float, float, float], ...] = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+
+
+class Lighting:
+    """AlexNet PCA lighting noise on a (3, H, W) tensor in [0, 1]: adds ``eigvec @ (alpha * eigval)`` to every
+    pixel, ``alpha ~ N(0, alphastd²)`` per image (drawn from torch's global stream, as the other transforms)."""
+
+    def __init__(self, alphastd: float) -> None:
+        self.alphastd = alphastd
+        self.eigval = torch.tensor(IMAGENET_PCA_EIGVAL)
+        self.eigvec = torch.tensor(IMAGENET_PCA_EIGVEC)
+
+    def __call__(self, img: Tensor) -> Tensor:
+        if self.alphastd == 0:
+            return img
+        alpha = torch.randn(3) * self.alphastd
+        rgb = self.eigvec @ (alpha * self.eigval)
+        return img + rgb.view(3, 1, 1)
+
+
 def imagenet_transforms(
     train: bool,
     image_size: int = 224,
     resize_size: int = 256,
     mean: Stats = IMAGENET_MEAN,
     std: Stats = IMAGENET_STD,
+    crop_scale: tuple[float, float] = (0.08, 1.0),
+    lighting: float = 0.0,
+    color_jitter: float = 0.0,
 ) -> Callable[[Image.Image], Tensor]:
     """dcff §5 ImageNet preprocessing: train RandomResizedCrop(224) + flip, eval Resize(256) + CenterCrop(224).
 
     The official train pipeline's extra Resize(224) after RandomResizedCrop(224) is a no-op and is omitted.
+    ``crop_scale`` is RandomResizedCrop's area range (torchvision's default (0.08, 1); recu: (0.08, 1.25));
+    ``lighting`` > 0 adds PCA :class:`Lighting` noise of that std after ToTensor (recu, pss_net: 0.1).
+    ``color_jitter`` > 0 adds ColorJitter(brightness = contrast = saturation = that value) after the crop
+    (pss_net: 0.4).
     """
     from torchvision import transforms as T
 
     if train:
-        ops: list[Any] = [T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
+        ops: list[Any] = [T.RandomResizedCrop(image_size, scale=tuple(crop_scale)), T.RandomHorizontalFlip()]
+        if color_jitter > 0:
+            ops.insert(1, T.ColorJitter(color_jitter, color_jitter, color_jitter))
+        post: list[Any] = [Lighting(lighting)] if lighting > 0 else []
     else:
-        ops = [T.Resize(resize_size), T.CenterCrop(image_size)]
-    return T.Compose([*ops, T.ToTensor(), T.Normalize(mean, std)])
+        ops, post = [T.Resize(resize_size), T.CenterCrop(image_size)], []
+    return T.Compose([*ops, T.ToTensor(), *post, T.Normalize(mean, std)])
 
 
 class ImageFileDataset(torch.utils.data.Dataset):

@@ -25,15 +25,35 @@ LAYOUTS = {
 }
 
 
+class Normalisation(StrictModel):
+    """Per-channel mean and std the images are normalised with (``(x - mean) / std``, x in [0, 1])."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @model_validator(mode="after")
+    def _positive_std(self) -> Normalisation:
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be > 0, got {self.std}")
+        return self
+
+
 class ClassificationDataConfig(StrictModel):
     source: Literal["embedded", "cifar10", "imagenet"] = "embedded"
     root: str = "data/01_raw/classification"
+    # Embedded generator family (:data:`cvpapers.data.shapes.PRESETS`); ``noise``/``rotate`` null = the preset's.
+    family: Literal["shapes", "shapes10", "gratings", "color_patches"] = "shapes"
     image_size: int = Field(16, ge=8)
     n_train: int = Field(2000, ge=10)
     n_test: int = Field(2000, ge=10)
     n_classes: int = Field(10, ge=2, le=10)
-    noise: float = Field(0.08, ge=0.0)
-    rotate: bool = False
+    noise: float | None = Field(0.08, ge=0.0)
+    rotate: bool | None = False
+    # null = the source's default (:data:`cvpapers.data.sources.NORMALISATION`).
+    normalisation: Normalisation | None = None
+    # ImageNet train transform: RandomResizedCrop scale range and PCA Lighting std (0 = off).
+    imagenet_crop_scale: tuple[float, float] = (0.08, 1.0)
+    imagenet_lighting: float = Field(0.0, ge=0.0)
     train_seed: int = Field(1, ge=0)
     test_seed: int = Field(2, ge=0)
     imagenet_train_dir: str = "ILSVRC2012_img_train"
@@ -86,11 +106,16 @@ def prepare_classification_data(cfg: ClassificationDataConfig) -> tuple[pd.DataF
     if cfg.source == "embedded":
         from cvpapers.data.shapes import ShapesConfig, write_shapes_split
 
-        shapes = dict(image_size=cfg.image_size, n_classes=cfg.n_classes, noise=cfg.noise, rotate=cfg.rotate)
+        # The family's preset, with only the keys the user set (not null) on top: a null ``rotate`` keeps
+        # shapes10's rotation. The ``shapes`` preset is the dataclass defaults (dcff's images unchanged).
+        set_keys = {k: v for k, v in (("noise", cfg.noise), ("rotate", cfg.rotate)) if v is not None}
+        shapes = dict(image_size=cfg.image_size, n_classes=cfg.n_classes, **set_keys)
+        train_cfg = ShapesConfig.preset(cfg.family, **shapes, seed=cfg.train_seed)
+        test_cfg = ShapesConfig.preset(cfg.family, **shapes, seed=cfg.test_seed)
         manifest = pd.concat(
             [
-                write_shapes_split(root, "train", cfg.n_train, ShapesConfig(**shapes, seed=cfg.train_seed)),
-                write_shapes_split(root, "test", cfg.n_test, ShapesConfig(**shapes, seed=cfg.test_seed)),
+                write_shapes_split(root, "train", cfg.n_train, train_cfg),
+                write_shapes_split(root, "test", cfg.n_test, test_cfg),
             ],
             ignore_index=True,
         )
@@ -140,7 +165,10 @@ def batch_sources(
     """The train and test batch sources of the manifest (:func:`cvpapers.data.sources.classification_data`)."""
     from cvpapers.data.sources import classification_data
 
+    norm = cfg.normalisation
     return classification_data(
         manifest, cfg.source, batch_size, eval_batch_size, augment, seed, image_size=cfg.image_size,
         workers=cfg.workers, on_bad_sample=cfg.on_bad_sample,
+        normalisation=(norm.mean, norm.std) if norm is not None else None,
+        transform_options={"crop_scale": cfg.imagenet_crop_scale, "lighting": cfg.imagenet_lighting},
     )

@@ -61,10 +61,12 @@ __all__ = [
     "read_pair",
     "read_png16",
     "resize_pair",
+    "synscapes_manifest",
     "synthia_manifest",
     "write_cityscapes_fixture",
     "write_gta5_fixture",
     "write_png16",
+    "write_synscapes_fixture",
     "write_synthia_fixture",
 ]
 
@@ -72,10 +74,10 @@ IGNORE = 255
 #: Columns of the real-data manifests (the embedded one has ``horizon`` instead of ``dataset``).
 MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label_path", "split", "domain", "index", "dataset")
 #: Label encodings understood by :func:`load_segmentation` and :func:`read_pair`.
-DATASETS: tuple[str, ...] = ("embedded", "gta5", "cityscapes", "synthia", "cityscapes16", "trainid")
+DATASETS: tuple[str, ...] = ("embedded", "gta5", "cityscapes", "synthia", "cityscapes16", "trainid", "synscapes", "idd", "mapillary")
 #: How many raw ids each real encoding defines (Cityscapes labelIds 0–33, SYNTHIA class ids 0–22); a stored
 #: value outside them (other than 255) means a wrong file or a wrong ``dataset``, not a class to ignore.
-RAW_ID_COUNT: dict[str, int] = {"gta5": 34, "cityscapes": 34, "cityscapes16": 34, "synthia": 23}
+RAW_ID_COUNT: dict[str, int] = {"gta5": 34, "cityscapes": 34, "cityscapes16": 34, "synthia": 23, "synscapes": 34}
 
 #: The 19 Cityscapes evaluation classes in trainId order.
 CLASSES_19: tuple[str, ...] = (
@@ -444,6 +446,22 @@ def synthia_manifest(root: str | Path) -> pd.DataFrame:
     return df
 
 
+def synscapes_manifest(root: str | Path, image_dir: str = "img/rgb", label_dir: str = "img/class") -> pd.DataFrame:
+    """Synscapes: ``<image_dir>/<n>.png`` with ``<label_dir>/<n>.png`` (8-bit Cityscapes labelIds), all training
+    data, sorted numerically (1, 2, …, 10, not 1, 10, 2). The layout is recalled, not checked against a real copy
+    (msda_collab spec §10), hence the folder parameters; ``root`` is ``Synscapes`` or its parent."""
+    layout = (f"expected <root>/Synscapes/{image_dir}/1.png … and <root>/Synscapes/{label_dir}/1.png "
+              "(root = Synscapes or its parent; the folders are parameters)")
+    base = _pick_root(root, "Synscapes", image_dir, layout)
+    images = _pngs(base / image_dir, layout)
+    images = sorted(images, key=lambda p: (int(p.stem) if p.stem.isdigit() else float("inf"), p.name))
+    if not (base / label_dir).is_dir():
+        raise FileNotFoundError(f"folder not found: {base / label_dir}; {layout}")
+    df = _paired_rows(images, {p: base / label_dir / p.name for p in images}, "train", "synscapes", "synscapes")
+    df.attrs["origin"] = f"Synscapes at {base}"
+    return df
+
+
 def cityscapes_manifest(root: str | Path, splits: Iterable[str] = ("train", "val")) -> pd.DataFrame:
     """Cityscapes fine annotations: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` ↔ ``*_gtFine_labelIds.png``.
 
@@ -542,6 +560,22 @@ def write_synthia_fixture(
     return out
 
 
+def write_synscapes_fixture(root: str | Path, images: np.ndarray, label_ids: np.ndarray, image_dir: str = "img/rgb",
+                            label_dir: str = "img/class") -> list[Path]:
+    """Write ``<root>/Synscapes/<image_dir>/1.png …`` (numbered from 1, no padding) and 8-bit single-channel
+    label PNGs holding Cityscapes labelIds. Returns the image paths."""
+    images, label_ids = _check_pairs(images, label_ids, "label_ids")
+    base = Path(root) / "Synscapes"
+    (base / image_dir).mkdir(parents=True, exist_ok=True)
+    (base / label_dir).mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (img, lab) in enumerate(zip(images, label_ids.astype(np.uint8), strict=True), start=1):
+        Image.fromarray(img).save(base / image_dir / f"{i}.png")
+        Image.fromarray(lab).save(base / label_dir / f"{i}.png")
+        out.append(base / image_dir / f"{i}.png")
+    return out
+
+
 def write_cityscapes_fixture(
     root: str | Path, split: str, city: str, images: np.ndarray, label_ids: np.ndarray, compress_level: int = 6
 ) -> list[Path]:
@@ -600,3 +634,144 @@ def write_street_fixture(root: str | Path, dataset: str, n: int, size: tuple[int
     if dataset == "synthia":
         return write_synthia_fixture(root, big, big_ids.astype(np.uint16))
     return write_cityscapes_fixture(root, split, city, big, big_ids, compress_level)
+
+
+# --------------------------------------------------------------------------------------------------------
+# IDD and Mapillary Vistas (mtda_collab's second targets; layouts from recollection, papers/mtda_collab.md §10)
+# --------------------------------------------------------------------------------------------------------
+# Their rows carry ``dataset = idd | mapillary``: the label file's stored ids are returned as they are, and the
+# caller maps them to training classes with a lookup table (:func:`idd_label_lut`, :func:`mapillary_label_lut`,
+# e.g. ``cvpapers.da.data.load_arrays(rows, size, label_map=lut)``), because the mapping is a parameter.
+_IDD_LAYOUT = ("expected IDD (segmentation) as <root>/leftImg8bit/{train,val}/<seq>/<frame>_leftImg8bit.png and "
+               "<root>/gtFine/{train,val}/<seq>/<frame><label_suffix> (label PNGs made from the polygon JSONs by "
+               "the IDD toolkit)")
+_MAPILLARY_LAYOUT = ("expected Mapillary Vistas as <root>/{training,validation}/images/<key>.jpg, "
+                     "<root>/{training,validation}/<labels_dir>/<key>.png (palette PNG, class index) and "
+                     "<root>/config.json listing the labels")
+
+#: IDD level-3 ids (26 classes, recollection of the IDD toolkit's ``labels.py``) → Cityscapes trainIds; the
+#: classes without a Cityscapes counterpart (drivable fallback, non-drivable fallback, autorickshaw, vehicle
+#: fallback, curb, guard rail, billboard, obs-str-bar fallback, bridge) → 255. Not verified against CCL.
+IDD_LEVEL3_TO_TRAINID: dict[int, int] = {0: 0, 2: 1, 4: 11, 5: 12, 6: 17, 7: 18, 9: 13, 10: 14, 11: 15, 14: 3,
+                                         15: 4, 18: 7, 19: 6, 20: 5, 22: 2, 24: 8, 25: 10}
+#: Mapillary Vistas v1.2 label names (``config.json``) → Cityscapes trainIds (recollection; others → 255).
+MAPILLARY_NAME_TO_TRAINID: dict[str, int] = {
+    "construction--flat--road": 0, "construction--flat--sidewalk": 1, "construction--structure--building": 2,
+    "construction--barrier--wall": 3, "construction--barrier--fence": 4, "object--support--pole": 5,
+    "object--support--utility-pole": 5, "object--traffic-light": 6, "object--traffic-sign--front": 7,
+    "nature--vegetation": 8, "nature--terrain": 9, "nature--sky": 10, "human--person": 11,
+    "human--rider--bicyclist": 12, "human--rider--motorcyclist": 12, "human--rider--other-rider": 12,
+    "object--vehicle--car": 13, "object--vehicle--truck": 14, "object--vehicle--bus": 15,
+    "object--vehicle--on-rails": 16, "object--vehicle--motorcycle": 17, "object--vehicle--bicycle": 18,
+}
+
+
+def _json_table(path: str | Path | None, default: dict) -> dict:
+    import json
+
+    if path is None:
+        return dict(default)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"label mapping file not found: {path} (a JSON object: stored id or name → class)")
+    return {k: int(v) for k, v in json.loads(Path(path).read_text()).items()}
+
+
+def idd_label_lut(mapping: str | Path | None = None) -> np.ndarray:
+    """256-entry lookup from IDD's stored label ids to training classes (unknown → 255): the built-in
+    level-3 → 19 table, or a JSON ``{"<id>": class}`` file."""
+    return _lut((int(k), v) for k, v in _json_table(mapping, IDD_LEVEL3_TO_TRAINID).items())
+
+
+def mapillary_label_lut(root: str | Path, config: str = "config.json", mapping: str | Path | None = None,
+                        ) -> np.ndarray:
+    """256-entry lookup from Mapillary class indices to training classes: the index of each label is its position
+    in ``<root>/<config>``'s ``labels`` list, mapped by ``name`` (built-in table, or a JSON ``{"<name>": class}``)."""
+    import json
+
+    cfg = Path(root) / config
+    if not cfg.is_file():
+        raise FileNotFoundError(f"Mapillary label config not found: {cfg}; {_MAPILLARY_LAYOUT}")
+    table = _json_table(mapping, MAPILLARY_NAME_TO_TRAINID)
+    names = [lab["name"] for lab in json.loads(cfg.read_text())["labels"]]
+    return _lut((i, table[n]) for i, n in enumerate(names) if n in table)
+
+
+def idd_manifest(root: str | Path, splits: Iterable[str] = ("train", "val"),
+                 label_suffix: str = "_gtFine_labellevel3Ids.png") -> pd.DataFrame:
+    """IDD segmentation: ``leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.png`` ↔ ``gtFine/<split>/<seq>/<frame>
+    <label_suffix>``; sorted by sequence then frame within each split (``index`` counts within the split)."""
+    root, suffix, frames = Path(root), "_leftImg8bit.png", []
+    for split in splits:
+        img_root, lab_root = root / "leftImg8bit" / split, root / "gtFine" / split
+        for folder in (img_root, lab_root):
+            if not folder.is_dir():
+                raise FileNotFoundError(f"split folder not found: {folder}; {_IDD_LAYOUT}")
+        images = sorted(p for p in img_root.glob(f"*/*{suffix}") if p.is_file())
+        if not images:
+            raise FileNotFoundError(f"no <seq>/*{suffix} files in {img_root}; {_IDD_LAYOUT}")
+        label_for = {p: lab_root / p.parent.name / (p.name[: -len(suffix)] + label_suffix) for p in images}
+        frames.append(_paired_rows(images, label_for, split, "idd", "idd"))
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs["origin"] = f"IDD at {root}"
+    return df
+
+
+def mapillary_manifest(root: str | Path, splits: Iterable[str] = ("training", "validation"),
+                       labels_dir: str = "labels") -> pd.DataFrame:
+    """Mapillary Vistas: ``<split>/images/<key>.jpg`` ↔ ``<split>/<labels_dir>/<key>.png``; ``split`` is written
+    as ``train`` / ``val`` (``training`` / ``validation`` on disk). Images vary in size: resize on loading."""
+    root, frames = Path(root), []
+    for split in splits:
+        img_dir, lab_dir = root / split / "images", root / split / labels_dir
+        images = _pngs(img_dir, _MAPILLARY_LAYOUT, "*.jpg")
+        if not lab_dir.is_dir():
+            raise FileNotFoundError(f"folder not found: {lab_dir}; {_MAPILLARY_LAYOUT}")
+        name = {"training": "train", "validation": "val"}.get(split, split)
+        frames.append(_paired_rows(images, {p: lab_dir / (p.stem + ".png") for p in images}, name, "mapillary",
+                                   "mapillary"))
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs["origin"] = f"Mapillary Vistas at {root}"
+    return df
+
+
+def write_idd_fixture(root: str | Path, split: str, seq: str, images: np.ndarray, level_ids: np.ndarray,
+                      label_suffix: str = "_gtFine_labellevel3Ids.png") -> list[Path]:
+    """Write ``leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.png`` and 8-bit ``<frame><label_suffix>`` id PNGs
+    (frames 000000, 000001 …). Returns the image paths."""
+    images, level_ids = _check_pairs(images, level_ids, "level_ids")
+    img_dir, lab_dir = Path(root) / "leftImg8bit" / split / seq, Path(root) / "gtFine" / split / seq
+    img_dir.mkdir(parents=True, exist_ok=True)
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, (img, lab) in enumerate(zip(images, level_ids.astype(np.uint8), strict=True)):
+        Image.fromarray(img).save(img_dir / f"{k:06d}_leftImg8bit.png")
+        Image.fromarray(lab).save(lab_dir / f"{k:06d}{label_suffix}")
+        out.append(img_dir / f"{k:06d}_leftImg8bit.png")
+    return out
+
+
+def write_mapillary_fixture(root: str | Path, split: str, images: np.ndarray, class_ids: np.ndarray,
+                            label_names: Iterable[str] = tuple(MAPILLARY_NAME_TO_TRAINID)) -> list[Path]:
+    """Write ``<split>/images/<key>.jpg``, palette ``<split>/labels/<key>.png`` (class index) and
+    ``config.json`` (``labels``: ``name``, ``readable``, ``color``) at ``root``. Returns the image paths."""
+    import json
+
+    images, class_ids = _check_pairs(images, class_ids, "class_ids")
+    names = list(label_names)
+    root = Path(root)
+    (root / split / "images").mkdir(parents=True, exist_ok=True)
+    (root / split / "labels").mkdir(parents=True, exist_ok=True)
+    colors = trainid_colors(19)
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[: len(names)] = np.resize(colors, (len(names), 3))
+    (root / "config.json").write_text(json.dumps({"labels": [
+        {"name": n, "readable": n.split("--")[-1], "color": palette[i].tolist()} for i, n in enumerate(names)]}))
+    out = []
+    for k, (img, lab) in enumerate(zip(images, class_ids.astype(np.uint8), strict=True)):
+        key = f"key{k:04d}"
+        Image.fromarray(img).save(root / split / "images" / f"{key}.jpg", quality=95)
+        pimg = Image.fromarray(lab)
+        pimg.putpalette(palette.ravel().tolist())
+        pimg.save(root / split / "labels" / f"{key}.png")
+        out.append(root / split / "images" / f"{key}.jpg")
+    return out

@@ -95,15 +95,23 @@ def classification_data(
     workers: int = 0,
     on_bad_sample: str = "error",
     skipped: list[str] | None = None,
+    normalisation: tuple[Any, Any] | None = None,
+    transform_options: dict[str, Any] | None = None,
 ) -> ClassificationData:
-    """Batch sources for the manifest's ``train`` and ``test`` (or ``val``) splits."""
+    """Batch sources for the manifest's ``train`` and ``test`` (or ``val``) splits.
+
+    ``normalisation`` = (mean, std) replaces the source's default (:data:`NORMALISATION`);
+    ``transform_options`` are extra keyword arguments of the ImageNet train transform (:func:`imagenet_transforms`).
+    """
     test_split = evaluation_split(manifest)
     n_classes = int(manifest["label"].max()) + 1
     skipped = skipped if skipped is not None else []
-    mean, std = NORMALISATION[source]
+    mean, std = normalisation if normalisation is not None else NORMALISATION[source]
     if source == "imagenet":
-        train_ds = ImageFileDataset(manifest, "train", imagenet_transforms(train=True), on_bad_sample=on_bad_sample)
-        test_ds = ImageFileDataset(manifest, test_split, imagenet_transforms(train=False), on_bad_sample=on_bad_sample)
+        train_tf = imagenet_transforms(train=True, mean=mean, std=std, **(transform_options or {}))
+        train_ds = ImageFileDataset(manifest, "train", train_tf, on_bad_sample=on_bad_sample)
+        test_tf = imagenet_transforms(train=False, mean=mean, std=std)
+        test_ds = ImageFileDataset(manifest, test_split, test_tf, on_bad_sample=on_bad_sample)
         return ClassificationData(
             train=LoaderBatches(train_ds, batch_size, True, seed, workers),
             # Evaluation sees the whole split on every rank, as for the in-memory sources below.

@@ -42,10 +42,18 @@ def train_classifier(
     callbacks: Sequence[LoopCallback] = (),
     log_prefix: str | None = None,
     ks: tuple[int, ...] = (1,),
+    param_groups: Sequence[dict[str, Any]] | None = None,
+    grad_clip: float | None = None,
 ) -> FitResult:
-    """Cross-entropy training with per-epoch test accuracy (``test_acc`` = top-1 %), best epoch kept."""
+    """Cross-entropy training with per-epoch test accuracy (``test_acc`` = top-1 %), best epoch kept.
+
+    ``param_groups`` (optimizer param-group dicts, e.g. ``{"params": [...], "weight_decay": 0.0}``) replace
+    ``model.parameters()`` where a paper decays only some parameters; groups without their own
+    ``weight_decay`` get ``weight_decay``. ``grad_clip`` clips the gradients' global norm every step (None: off).
+    """
     model.to(device)
-    opt = build_optimizer(model.parameters(), optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)  # type: ignore[arg-type]
+    params = model.parameters() if param_groups is None else [dict(g) for g in param_groups]
+    opt = build_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)  # type: ignore[arg-type]
     sched = build_scheduler(
         opt, len(train), schedule, epochs,  # type: ignore[arg-type]
         milestones=milestone_epochs(milestones_frac, epochs), gamma=gamma, warmup_epochs=warmup_epochs,
@@ -66,6 +74,7 @@ def train_classifier(
         resume=resume,
         fingerprint=dict(fingerprint or {}),
         track_best="test_acc" if test is not None else None,
+        grad_clip=grad_clip,
     )
     logger = MetricLogger(prefix=log_prefix if log_prefix is not None else stage)
     return fit(model, train, classification_step, opt, sched, config, device, evaluate, callbacks, logger)

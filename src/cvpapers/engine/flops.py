@@ -18,8 +18,14 @@ everything else            0 (ReLU, MaxPool, zero-pad shortcut, residual add, fl
 
 So "FLOPs" here are multiply-accumulates (one multiply-add = 1 op, never doubled) plus BN and pooling.
 ``mode="conv_linear"`` counts only conv and linear MACs (no bias op): the classic "MACs" numbers
-(e.g. 125.49M for ResNet-56). Params = every parameter of the model (BN gamma/beta included, buffers such
-as running statistics excluded); a DCFF fused model therefore reports its wide ``c``-filter tensors.
+(e.g. 125.49M for ResNet-56). ``mode="conv_linear_bias"`` adds one op per output element of every
+conv and linear bias (Collaborative Compression's counter: ImageNet VGG-16 15.484G).
+``mode="conv_linear_pool"`` is ``conv_linear`` plus one op per *input* element of every adaptive average pool
+(PSS-Net's counter: MobileNetV1 568.790528M = 568 740 352 + 50 176). ``mode="restoration"`` is
+``conv_linear`` plus one op per LayerNorm input element plus the products a module declares through a
+``matmul_macs(input, output)`` method (window attention's q·kᵀ and A·v; the module's Linear children are still
+counted): Uformer's repo convention (Uformer-B 89.456 GMACs at 256²). Params = every
+parameter of the model (BN gamma/beta included, buffers such as running statistics excluded); a DCFF fused model therefore reports its wide ``c``-filter tensors.
 
 Convs are recognised by attributes, not by class: a module that is an ``nn.modules.conv._ConvNd`` or
 exposes ``in_channels``, ``groups`` and ``kernel_size`` is counted from those attributes, its ``bias``
@@ -44,7 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = ["MODES", "count_macs_params", "count_params", "count_with_torch"]
 
-MODES: tuple[str, ...] = ("paper", "conv_linear")
+MODES: tuple[str, ...] = ("paper", "conv_linear", "conv_linear_bias", "conv_linear_pool", "restoration")
 
 _Rule = Callable[[nn.Module, torch.Tensor, torch.Tensor], int]
 
@@ -84,6 +90,22 @@ def _linear_rule(module: nn.Module, _x: torch.Tensor, y: torch.Tensor) -> int:
     return module.in_features * y.numel()
 
 
+def _linear_bias_rule(module: nn.Module, _x: torch.Tensor, y: torch.Tensor) -> int:
+    """``conv_linear_bias``: the weights' MACs plus one op per output element for the bias (Collaborative
+    Compression's counter: ``(#weights + #bias)`` per output position)."""
+    return (module.in_features + int(module.bias is not None)) * y.numel()
+
+
+def _global_pool_input_rule(_module: nn.Module, x: torch.Tensor, _y: torch.Tensor) -> int:
+    """``conv_linear_pool``: an adaptive average pool costs one op per element it reads (H·W·C)."""
+    return x.numel()
+
+
+def _layernorm_rule(_module: nn.Module, x: torch.Tensor, _y: torch.Tensor) -> int:
+    """``restoration``: a LayerNorm costs one op per element it normalises (B·L·d)."""
+    return x.numel()
+
+
 def _avgpool_rule(_module: nn.Module, _x: torch.Tensor, y: torch.Tensor) -> int:
     return y.numel()
 
@@ -98,10 +120,17 @@ def _adaptive_avgpool_rule(_module: nn.Module, x: torch.Tensor, y: torch.Tensor)
 def _rule_for(module: nn.Module, mode: str) -> _Rule | None:
     """The counting rule of a module, or None to descend into its children (leaves then count 0)."""
     if isinstance(module, nn.Linear):
-        return _linear_rule
+        return _linear_bias_rule if mode == "conv_linear_bias" else _linear_rule
     if _is_conv(module):
-        return _conv_rule(with_bias=mode == "paper")
-    if mode == "conv_linear":
+        return _conv_rule(with_bias=mode in ("paper", "conv_linear_bias"))
+    if mode == "conv_linear_pool":
+        # PSS-Net's counter (pss_net §3.2): conv + linear MACs and one op per *input* element of a global pool.
+        return _global_pool_input_rule if isinstance(module, nn.modules.pooling._AdaptiveAvgPoolNd) else None
+    if mode == "restoration":
+        # Uformer's repo convention (uformer §4): conv_linear plus one op per LayerNorm input element; the
+        # attention products are declared by the attention modules (``matmul_macs``, added in ``attach``).
+        return _layernorm_rule if isinstance(module, nn.LayerNorm) else None
+    if mode in ("conv_linear", "conv_linear_bias"):
         return None
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return _bn_rule
@@ -125,28 +154,47 @@ def _zero_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
 
 
 def count_macs_params(
-    model: nn.Module, input_size: Sequence[int] = (1, 3, 32, 32), mode: str = "paper"
+    model: nn.Module,
+    input_size: Sequence[int] = (1, 3, 32, 32),
+    mode: str = "paper",
+    per_module: dict[str, int] | None = None,
 ) -> tuple[int, int]:
     """Return ``(macs, params)`` of ``model`` for one forward pass of a zero tensor of ``input_size``.
 
     ``mode="paper"`` follows the thop-0.0.31 rules of the module docstring (DCFF's numbers);
     ``mode="conv_linear"`` counts conv + linear multiply-accumulates only. The model is run in eval mode
     (BN counts 2 ops/element as thop does in eval) and its training flag is restored afterwards.
+    ``per_module``, when given, is filled with the MACs of every counted module under its qualified name
+    (``model.named_modules()``), summing to the total: the per-layer breakdown (e.g. binary vs FP convs).
     """
     if mode not in MODES:
         raise ValueError(f"unknown counting mode {mode!r}; allowed: {', '.join(MODES)}")
     total = [0]
     handles: list[torch.utils.hooks.RemovableHandle] = []
 
-    def attach(module: nn.Module) -> None:
+    def attach(module: nn.Module, name: str = "") -> None:
+        if mode == "restoration" and callable(getattr(module, "matmul_macs", None)):
+            # Products that are not modules (attention q·kᵀ, A·v): the module declares them; its Linear
+            # children are still counted below.
+            def matmul_hook(mod: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+                macs = int(mod.matmul_macs(inputs[0], output))
+                total[0] += macs
+                if per_module is not None:
+                    key = f"{name}.matmul" if name else "matmul"
+                    per_module[key] = per_module.get(key, 0) + macs
+
+            handles.append(module.register_forward_hook(matmul_hook))
         rule = _rule_for(module, mode)
         if rule is None:
-            for child in module.children():
-                attach(child)
+            for child_name, child in module.named_children():
+                attach(child, f"{name}.{child_name}" if name else child_name)
             return
 
         def hook(mod: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            total[0] += int(rule(mod, inputs[0], output))
+            macs = int(rule(mod, inputs[0], output))
+            total[0] += macs
+            if per_module is not None:
+                per_module[name] = per_module.get(name, 0) + macs
 
         handles.append(module.register_forward_hook(hook))
 

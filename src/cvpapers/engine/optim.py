@@ -70,6 +70,51 @@ def lr_factor_fn(
     return factor
 
 
+WARMUP_COSINE = "warmup_cosine"
+
+
+def warmup_cosine(warmup_iters: int, min_factor: float) -> str:
+    """The name of the restoration papers' schedule (Uformer's official ``GradualWarmupScheduler`` then
+    ``CosineAnnealingLR``) for :func:`build_scheduler` and ``train_iterations(schedule=...)``: a linear
+    warm-up over ``warmup_iters`` iterations, then a cosine from the base lr down to ``min_factor`` × base lr
+    over the remaining iterations (the last iteration runs at the floor). Its parameters travel in the name,
+    so the shared loop needs no new argument and resume fingerprints record them."""
+    if warmup_iters < 0 or not 0.0 <= min_factor <= 1.0:
+        raise ValueError(
+            f"warmup_cosine: warmup_iters {warmup_iters} must be ≥ 0 and min_factor {min_factor} in [0, 1]"
+        )
+    return f"{WARMUP_COSINE}:{int(warmup_iters)}:{float(min_factor)!r}"
+
+
+def parse_warmup_cosine(name: str) -> tuple[int, float]:
+    """(warmup_iters, min_factor) of a :func:`warmup_cosine` name."""
+    parts = name.split(":")
+    try:
+        if len(parts) != 3 or parts[0] != WARMUP_COSINE:
+            raise ValueError(name)
+        return int(parts[1]), float(parts[2])
+    except ValueError:
+        raise ValueError(
+            f"schedule {name!r}: expected '{WARMUP_COSINE}:<warmup_iters>:<min_factor>'"
+        ) from None
+
+
+def warmup_cosine_factor(total_iters: int, warmup_iters: int, min_factor: float) -> Callable[[int], float]:
+    """factor(it) of :func:`warmup_cosine` over ``total_iters`` iterations: ``(it + 1) / W`` during the warm-up
+    (its last iteration reaches the full lr), then ``f + (1 − f)·½(1 + cos(π·u))`` with
+    ``u = (it − W) / (T − 1 − W)``, so the cosine starts at 1 after the warm-up and ends at ``f`` on the last
+    iteration (the official code restarts the cosine after its warm-up epochs in the same way)."""
+    span = max(total_iters - 1 - warmup_iters, 1)
+
+    def factor(it: int) -> float:
+        if it < warmup_iters:
+            return (it + 1) / warmup_iters
+        u = min((it - warmup_iters) / span, 1.0)
+        return min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * u))
+
+    return factor
+
+
 def milestone_epochs(fractions: Sequence[float], epochs: int) -> list[int]:
     """Fractions of the run → whole epochs, rounding halves up (0.5 × 5 epochs → epoch 3, not 2)."""
     return [math.floor(f * epochs + 0.5) for f in fractions]
@@ -86,7 +131,13 @@ def build_scheduler(
     warmup_epochs: float = 0.0,
     min_factor: float = 0.0,
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A LambdaLR to be stepped once per iteration (the loop does this)."""
+    """A LambdaLR to be stepped once per iteration (the loop does this). ``name`` may also be a
+    :func:`warmup_cosine` name (warm-up then cosine to a floor, with its parameters in the name)."""
+    if isinstance(name, str) and name.startswith(WARMUP_COSINE + ":"):
+        warmup, floor = parse_warmup_cosine(name)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_cosine_factor(max(int(iters_per_epoch), 1) * epochs, warmup, floor)
+        )
     decay = lr_factor_fn(name, epochs, milestones, gamma, power, 0.0, min_factor)
     n = max(int(iters_per_epoch), 1)
     warmup_iters = warmup_epochs * n

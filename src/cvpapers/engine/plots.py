@@ -236,3 +236,28 @@ def xy_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xla
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def curve_panels(panels: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "epoch", title: str = "",
+                 columns: int = 3) -> Any:
+    """One small panel per quantity (its y label), one line per series in each (e.g. test top-1, flip rate and
+    clamp fraction per epoch of every arm); series with no values are left out."""
+    plt = _plt()
+    n = max(len(panels), 1)
+    cols = min(columns, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, (ylabel, series) in zip(axes.flat, panels.items(), strict=False):
+        for name, ys in series.items():
+            if len(ys):
+                ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=2, label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

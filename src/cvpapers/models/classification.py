@@ -8,7 +8,10 @@ One builder, :func:`build_classifier`, produces the paper architectures of ``pap
   Kaiming-normal (fan_in) init of convs and the classifier;
 * ``resnet50``  ImageNet ResNet-50 in torchvision layout (stride on the 3x3 conv, plain 1x1 downsample
   conv), Kaiming-normal (fan_out) init;
-* ``vgg_small`` the embedded model (cfg ``[16,16,M,32,32,M,64,64,M]``, no conv bias, global average pool).
+* ``vgg_small`` the embedded model (cfg ``[16,16,M,32,32,M,64,64,M]``, no conv bias, global average pool);
+* ``vgg16_imagenet`` torchvision's ImageNet VGG-16 (cfg D, biased convs, no BN, ``AdaptiveAvgPool2d(7)``,
+  classifier 25088-4096-4096-classes with ReLU + dropout; module names ``features.conv<k>``,
+  ``classifier.{0,3,6}``), Collaborative Compression's VGG-16.
 
 Why the builder takes per-layer rates and a ``conv`` factory: a compressed network differs from the
 full one only in the *width* of every prunable conv (``m = int(c * (1 - r))``, a Python ``int`` of the
@@ -52,6 +55,7 @@ __all__ = [
 _VGG_CFGS: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     "vgg_small": [16, 16, "M", 32, 32, "M", 64, 64, "M"],
+    "vgg16_imagenet": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
 }
 _CIFAR_RESNET_BLOCKS: dict[str, int] = {"resnet56": 9, "resnet110": 18}
 _CIFAR_RESNET_PLANES: tuple[int, int, int] = (16, 32, 64)
@@ -59,7 +63,7 @@ _RESNET50_BLOCKS: tuple[int, int, int, int] = (3, 4, 6, 3)
 _RESNET50_PLANES: tuple[int, int, int, int] = (64, 128, 256, 512)
 _BOTTLENECK_EXPANSION = 4
 
-ARCHS: tuple[str, ...] = ("vgg_small", "vgg16", "resnet56", "resnet110", "resnet50")
+ARCHS: tuple[str, ...] = ("vgg_small", "vgg16", "resnet56", "resnet110", "resnet50", "vgg16_imagenet")
 
 
 def _check_arch(arch: str) -> None:
@@ -164,7 +168,7 @@ class GlobalAvgPool2d(nn.AvgPool2d):
 
 
 class _VGG(nn.Module):
-    def __init__(self, features: nn.Sequential, pool: nn.Module, classifier: nn.Linear) -> None:
+    def __init__(self, features: nn.Sequential, pool: nn.Module, classifier: nn.Module) -> None:
         super().__init__()
         self.features = features
         self.avgpool = pool
@@ -179,7 +183,9 @@ def _build_vgg(
     arch: str, num_classes: int, widths: list[int], conv: ConvFactory
 ) -> tuple[nn.Module, list[str]]:
     cfg = _VGG_CFGS[arch]
-    with_bias = arch == "vgg16"  # pitfall 9: the paper's VGG convs have bias, the embedded one not
+    # pitfall 9: the paper's VGG convs have bias, the embedded one not
+    with_bias = arch in ("vgg16", "vgg16_imagenet")
+    with_bn = arch != "vgg16_imagenet"  # torchvision's VGG-16 (cfg D) has no BN
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     names: list[str] = []
     in_ch, k, p = 3, 0, 0
@@ -190,10 +196,13 @@ def _build_vgg(
             continue
         m = widths[k]
         layers[f"conv{k}"] = conv(in_ch, int(v), m, 3, stride=1, padding=1, bias=with_bias)
-        layers[f"bn{k}"] = nn.BatchNorm2d(m)
+        if with_bn:
+            layers[f"bn{k}"] = nn.BatchNorm2d(m)
         layers[f"relu{k}"] = nn.ReLU(inplace=True)
         names.append(f"features.conv{k}")
         in_ch, k = m, k + 1
+    if arch == "vgg16_imagenet":
+        return _vgg16_imagenet(layers, in_ch, num_classes), names
     # vgg16: the official no-op AvgPool(1) after the last max-pool (1x1 map); vgg_small: global average.
     pool: nn.Module = nn.AvgPool2d(1) if arch == "vgg16" else nn.AdaptiveAvgPool2d(1)
     model = _VGG(nn.Sequential(layers), pool, nn.Linear(in_ch, num_classes))
@@ -201,6 +210,24 @@ def _build_vgg(
         for name in names:
             _kaiming(model.get_submodule(name), mode="fan_out")
     return model, names
+
+
+def _vgg16_imagenet(layers: OrderedDict[str, nn.Module], in_ch: int, num_classes: int) -> nn.Module:
+    """torchvision's classifier head and init (Kaiming fan_out convs, N(0, 0.01) linears, zero biases)."""
+    classifier = nn.Sequential(
+        nn.Linear(in_ch * 49, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+        nn.Linear(4096, num_classes),
+    )
+    model = _VGG(nn.Sequential(layers), nn.AdaptiveAvgPool2d((7, 7)), classifier)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            _kaiming(module, mode="fan_out")
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0, 0.01)
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+    return model
 
 
 # ------------------------------------------------------------------------------------ CIFAR ResNet

@@ -45,18 +45,23 @@ _PER_CHANNEL_KEYS = ("weight", "bias", "running_mean", "running_var")  # conv an
 @dataclass(frozen=True)
 class ChannelGroup:
     """One channel space: ``writers`` are (conv, bn) module-name pairs whose outputs share the channels
-    (added together in residual nets), ``readers`` the modules whose ``weight`` dim 1 consumes them."""
+    (added together in residual nets), ``readers`` the modules whose ``weight`` dim 1 consumes them.
+    A writer without BN (``vgg16_imagenet``) has ``None`` as its bn name."""
 
-    writers: list[tuple[str, str]]
+    writers: list[tuple[str, str | None]]
     readers: list[str] = field(default_factory=list)
 
 
 def _vgg_groups(model: nn.Module) -> list[ChannelGroup]:
     convs: list[str] = list(model.prunable_convs)
+    names = {name for name, _ in model.named_modules()}
+    # vgg16_imagenet has no BN and a Sequential head whose first Linear reads channels x 7 x 7 positions.
+    head = "classifier.0" if isinstance(model.classifier, nn.Sequential) else "classifier"
     groups = []
     for i, name in enumerate(convs):
-        bn = name.rsplit(".", 1)[0] + ".bn" + name.rsplit(".conv", 1)[1]
-        reader = convs[i + 1] if i + 1 < len(convs) else "classifier"
+        bn: str | None = name.rsplit(".", 1)[0] + ".bn" + name.rsplit(".conv", 1)[1]
+        bn = bn if bn in names else None
+        reader = convs[i + 1] if i + 1 < len(convs) else head
         groups.append(ChannelGroup([(name, bn)], [reader]))
     return groups
 
@@ -96,7 +101,7 @@ def _resnet50_groups(arch: str) -> list[ChannelGroup]:
 def channel_groups(model: nn.Module) -> list[ChannelGroup]:
     """The channel groups of a ``build_classifier`` model (see module docstring)."""
     arch = getattr(model, "arch", None)
-    if arch in ("vgg16", "vgg_small"):
+    if arch in ("vgg16", "vgg_small", "vgg16_imagenet"):
         return _vgg_groups(model)
     if arch in ("resnet56", "resnet110"):
         return _cifar_resnet_groups(arch)
@@ -106,7 +111,8 @@ def channel_groups(model: nn.Module) -> list[ChannelGroup]:
 
 
 def _group_width(model: nn.Module, group: ChannelGroup, role: str) -> int:
-    widths = {model.get_submodule(bn).num_features for _, bn in group.writers}
+    widths = {model.get_submodule(bn).num_features if bn else model.get_submodule(conv).weight.shape[0]
+              for conv, bn in group.writers}
     if len(widths) != 1:
         raise ValueError(f"{role} model: coupled layers {group.writers} have different widths {widths}")
     return widths.pop()
