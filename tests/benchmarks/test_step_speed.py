@@ -29,3 +29,12 @@ def test_step_speed_smoke_cpu(tmp_path):
             assert math.isfinite(r[key]) and r[key] > 0, (r["model"], key, r[key])
     assert (tmp_path / "step_speed.csv").read_text().count("\n") == len(rows) + 1
     assert "| dcff_fused |" in (tmp_path / "step_speed.md").read_text()
+
+
+def test_step_speed_profile_counts_aten_calls_and_the_official_fhdrnet_runs(tmp_path):
+    step_speed = _load()
+    rows = step_speed.main(["--sizes", "smoke", "--device", "cpu", "--steps", "1", "--warmup", "0", "--profile",
+                            "--models", "fhdrnet_bn", "fhdrnet_official", "--out-dir", str(tmp_path)])
+    ours, official = rows
+    assert ours["aten_calls_per_step"] > 50 and official["aten_calls_per_step"] > 50
+    assert ours["gflop_per_step"] > 0 and official["gflop_per_step"] > 0
