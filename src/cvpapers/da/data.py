@@ -8,10 +8,29 @@ The readers themselves are :mod:`cvpapers.data.segmentation`'s.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 Arrays = dict[str, np.ndarray]
+
+
+def require_real_inputs(pipeline: str, weights_path: str | None, roots: dict[str, str]) -> None:
+    """A DA pipeline's preflight: a given weights file and every dataset folder of a real setting (``roots``:
+    parameter key under ``<pipeline>.data.real_roots`` → folder) must exist before any node runs."""
+    from cvpapers.engine.config import ParameterError
+
+    if weights_path is not None and not Path(weights_path).is_file():
+        raise ParameterError(
+            f"{pipeline}.model.weights_path: {weights_path} is not a file (a local torch state dict)"
+        )
+    missing = [f"{pipeline}.data.real_roots.{key} = {p}" for key, p in roots.items() if not Path(p).is_dir()]
+    if missing:
+        raise ParameterError(
+            "dataset folder(s) not found: " + "; ".join(missing)
+            + f". See README ({pipeline}, real data) for the expected layouts."
+        )
 
 
 def benchmark_rows(manifest: pd.DataFrame, style: str, split: str) -> pd.DataFrame:

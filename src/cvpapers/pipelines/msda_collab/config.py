@@ -7,7 +7,6 @@ ramp, the ensemble mode and the online pseudo-label rule, the stage split.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -160,24 +159,8 @@ class MsdaParams(RunParams):
 
 def preflight(params: MsdaParams) -> None:
     """The real datasets (and a given weights file) must be where the parameters say, before any node runs."""
-    from cvpapers.engine.config import ParameterError
+    from cvpapers.da.data import require_real_inputs
 
-    path = params.model.weights_path
-    if path is not None and not Path(path).is_file():
-        raise ParameterError(
-            f"msda_collab.model.weights_path: {path} is not a file (a local torch state dict)"
-        )
-    if not params.data.real:
-        return
-    roots = params.data.real_roots
-    needed = {
-        f"msda_collab.data.real_roots.{name}": getattr(roots, name)
-        for name in (*params.data.sources, "cityscapes")
-    }
-    missing = [f"{key} = {p}" for key, p in needed.items() if not Path(p).is_dir()]
-    if missing:
-        raise ParameterError(
-            "dataset folder(s) not found: "
-            + "; ".join(missing)
-            + ". See README (msda_collab, real data) for the expected layouts."
-        )
+    roots = params.data.real_roots if params.data.real else None
+    needed = {k: getattr(roots, k) for k in (*params.data.sources, "cityscapes")} if roots is not None else {}
+    require_real_inputs("msda_collab", params.model.weights_path, needed)
