@@ -33,3 +33,15 @@ def test_arrays_are_channel_last_with_ids_and_an_optional_label_map(tmp_path) ->
     mapped = load_arrays(rows, label_map=TRAINID19_TO_16)
     np.testing.assert_array_equal(mapped["labels"], TRAINID19_TO_16[arrays["labels"]])
     assert load_arrays(rows, size=(8, 16))["images"].shape == (3, 8, 16, 3)
+
+
+def test_real_inputs_preflight_names_the_missing_folder_and_weights_file(tmp_path) -> None:
+    from cvpapers.da.data import require_real_inputs
+    from cvpapers.engine.config import ParameterError
+
+    (tmp_path / "gta5").mkdir()
+    require_real_inputs("msda_collab", None, {"gta5": str(tmp_path / "gta5")})  # all there: no error
+    with pytest.raises(ParameterError, match=r"msda_collab\.data\.real_roots\.cityscapes = .*nowhere"):
+        require_real_inputs("msda_collab", None, {"gta5": str(tmp_path / "gta5"), "cityscapes": str(tmp_path / "nowhere")})
+    with pytest.raises(ParameterError, match=r"mtda_collab\.model\.weights_path: .*w\.pth is not a file"):
+        require_real_inputs("mtda_collab", str(tmp_path / "w.pth"), {})
