@@ -54,6 +54,7 @@ class ClassificationDataConfig(StrictModel):
     # ImageNet train transform: RandomResizedCrop scale range and PCA Lighting std (0 = off).
     imagenet_crop_scale: tuple[float, float] = (0.08, 1.0)
     imagenet_lighting: float = Field(0.0, ge=0.0)
+    imagenet_color_jitter: float = Field(0.0, ge=0.0)  # ColorJitter brightness = contrast = saturation (0 = off)
     train_seed: int = Field(1, ge=0)
     test_seed: int = Field(2, ge=0)
     imagenet_train_dir: str = "ILSVRC2012_img_train"
@@ -170,5 +171,6 @@ def batch_sources(
         manifest, cfg.source, batch_size, eval_batch_size, augment, seed, image_size=cfg.image_size,
         workers=cfg.workers, on_bad_sample=cfg.on_bad_sample,
         normalisation=(norm.mean, norm.std) if norm is not None else None,
-        transform_options={"crop_scale": cfg.imagenet_crop_scale, "lighting": cfg.imagenet_lighting},
+        transform_options={"crop_scale": cfg.imagenet_crop_scale, "lighting": cfg.imagenet_lighting,
+                           "color_jitter": cfg.imagenet_color_jitter},
     )

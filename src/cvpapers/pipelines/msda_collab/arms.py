@@ -255,3 +255,87 @@ def load_members(checkpoint: Checkpoint, device: torch.device, source: str = "ch
         s: {**cfg, "weights_path": None} if "weights_path" in cfg else cfg for s, cfg in members.items()
     }
     return rebuild_model(checkpoint, source, members=members).to(device)  # type: ignore[return-value]
+
+
+# -- how each arm is trained (the nodes only adapt the catalog to these) -------------------------------------
+
+
+def train_member_arm(
+    arms: Arms,
+    sources: Arrays,
+    val: Arrays,
+    stage: str,
+    lambda_col: float,
+    lambda_t: float,
+    pool: Arrays | None = None,
+) -> tuple[Checkpoint, dict[str, float], Any]:
+    """An N-model arm: the collaborative trainer with the given weights (λ = 0 terms are skipped entirely)."""
+    from cvpapers.engine.checkpoint import data_digest
+    from cvpapers.pipelines.msda_collab.collab import multi_source_draw
+
+    p = arms.p
+    sets = source_sets(sources)
+    with_target = pool is not None and lambda_t > 0
+    draw = multi_source_draw(
+        [sets[s] for s in arms.names],
+        p.collab.batch_per_source,
+        arms.normalise,
+        p.train.hflip,
+        target=nchw(pool["images"]) if with_target else None,  # type: ignore[index]
+        target_hidden=label_tensor(pool["hidden_labels"]) if with_target else None,  # type: ignore[index]
+        batch_target=p.target.batch_target,
+    )
+    step = CollabStep(arms.names, arms.weights(lambda_col, lambda_t if with_target else 0.0))
+    models = arms.fresh_members()
+    digest = data_digest(sources["images"], sources["labels"], *([pool["images"]] if with_target else []))  # type: ignore[index]
+    fingerprint = {
+        "collab": p.collab.model_dump(),
+        "weights": vars(step.w),
+        "data": digest,
+        **({"target": p.target.model_dump(), "pseudo": p.pseudo.model_dump()} if with_target else {}),
+    }
+    result = arms.train_members(models, draw, step, stage, val, fingerprint)
+    metrics = {**arms.member_scores(models, val), **training_summary(result)}
+    chunk = p.train.chunk
+    if p.collab.stage_a_iters and with_target:  # the end of stage A is an evaluation point
+        at_a = result.history[p.collab.stage_a_iters // chunk - 1]
+        metrics.update(
+            {
+                f"stage_a/{k.split('/', 1)[1]}/val_miou": v
+                for k, v in at_a.items()
+                if k.startswith("val_miou/")
+            }
+        )
+    return arms.members_checkpoint(models), metrics, step
+
+
+def training_summary(result: Any) -> dict[str, float]:
+    return {
+        "train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
+        "final_loss": float(result.last.get("train_loss", float("nan"))),
+    }
+
+
+def train_combined_arm(arms: Arms, sources: Arrays, val: Arrays, stage: str) -> tuple[Checkpoint, dict[str, float]]:
+    """One model on batches of ``train.batch_size`` drawn uniformly from the union of the sources."""
+    from cvpapers.da.batches import supervised_draw, supervised_step
+    from cvpapers.engine.checkpoint import data_digest
+
+    p = arms.p
+    model = arms.fresh_single(stage)
+    draw = supervised_draw(
+        nchw(sources["images"]),
+        label_tensor(sources["labels"]),
+        p.train.batch_size,
+        arms.normalise,
+        p.train.hflip,
+    )
+    result = arms.train_single(
+        model,
+        draw,
+        supervised_step(p.train.lambda_aux),
+        stage,
+        val,
+        {"data": data_digest(sources["images"], sources["labels"])},
+    )
+    return arms.single_checkpoint(model), {**arms.scores(model, val), **training_summary(result)}

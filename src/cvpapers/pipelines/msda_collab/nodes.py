@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cvpapers.engine.run import RunContext
-from cvpapers.pipelines.msda_collab.arms import Arms
+from cvpapers.pipelines.msda_collab.arms import Arms, train_combined_arm, train_member_arm
 from cvpapers.pipelines.msda_collab.config import MsdaParams
 
 Arrays = dict[str, np.ndarray]
@@ -71,75 +71,6 @@ def lab_translate(
 # -- arms ---------------------------------------------------------------------------------------------------
 
 
-def _members(
-    arms: Arms,
-    sources: Arrays,
-    val: Arrays,
-    stage: str,
-    lambda_col: float,
-    lambda_t: float,
-    pool: Arrays | None = None,
-) -> tuple[Checkpoint, dict[str, float], Any]:
-    """An N-model arm: the collaborative trainer with the given weights (λ = 0 terms are skipped entirely)."""
-    from cvpapers.engine.checkpoint import data_digest
-    from cvpapers.pipelines.msda_collab.arms import source_sets
-    from cvpapers.pipelines.msda_collab.collab import CollabStep, multi_source_draw
-
-    p = arms.p
-    sets = source_sets(sources)
-    with_target = pool is not None and lambda_t > 0
-    draw = multi_source_draw(
-        [sets[s] for s in arms.names],
-        p.collab.batch_per_source,
-        arms.normalise,
-        p.train.hflip,
-        target=_nchw(pool["images"]) if with_target else None,  # type: ignore[index]
-        target_hidden=_labels(pool["hidden_labels"]) if with_target else None,  # type: ignore[index]
-        batch_target=p.target.batch_target,
-    )
-    step = CollabStep(arms.names, arms.weights(lambda_col, lambda_t if with_target else 0.0))
-    models = arms.fresh_members()
-    digest = data_digest(sources["images"], sources["labels"], *([pool["images"]] if with_target else []))  # type: ignore[index]
-    fingerprint = {
-        "collab": p.collab.model_dump(),
-        "weights": vars(step.w),
-        "data": digest,
-        **({"target": p.target.model_dump(), "pseudo": p.pseudo.model_dump()} if with_target else {}),
-    }
-    result = arms.train_members(models, draw, step, stage, val, fingerprint)
-    metrics = {**arms.member_scores(models, val), **_timing(result)}
-    chunk = p.train.chunk
-    if p.collab.stage_a_iters and with_target:  # the end of stage A is an evaluation point
-        at_a = result.history[p.collab.stage_a_iters // chunk - 1]
-        metrics.update(
-            {
-                f"stage_a/{k.split('/', 1)[1]}/val_miou": v
-                for k, v in at_a.items()
-                if k.startswith("val_miou/")
-            }
-        )
-    return arms.members_checkpoint(models), metrics, step
-
-
-def _nchw(images: np.ndarray) -> Any:
-    from cvpapers.da.segmenter import nchw
-
-    return nchw(images)
-
-
-def _labels(labels: np.ndarray) -> Any:
-    from cvpapers.da.segmenter import label_tensor
-
-    return label_tensor(labels)
-
-
-def _timing(result: Any) -> dict[str, float]:
-    return {
-        "train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
-        "final_loss": float(result.last.get("train_loss", float("nan"))),
-    }
-
-
 def train_source_only(
     sources: Arrays,
     val: Arrays,
@@ -148,7 +79,7 @@ def train_source_only(
 ) -> tuple[Checkpoint, dict[str, float]]:
     """Independent source-only models: the MSCL trainer with λ_col = λ_t = 0 (no target batch)."""
     _, arms = _start(params, pipeline)
-    ckpt, metrics, _ = _members(arms, sources, val, "source_only", 0.0, 0.0)
+    ckpt, metrics, _ = train_member_arm(arms, sources, val, "source_only", 0.0, 0.0)
     return ckpt, metrics
 
 
@@ -162,7 +93,7 @@ def train_collab_only(
     p, arms = _start(params, pipeline)
     if not p.baselines.collab_only:
         return SKIPPED, {"enabled": 0.0}
-    ckpt, metrics, _ = _members(arms, sources, val, "collab_only", p.collab.lambda_col, 0.0)
+    ckpt, metrics, _ = train_member_arm(arms, sources, val, "collab_only", p.collab.lambda_col, 0.0)
     return ckpt, {**metrics, "enabled": 1.0}
 
 
@@ -177,7 +108,7 @@ def train_mscl(
     from cvpapers.engine import plots
 
     p, arms = _start(params, pipeline)
-    ckpt, metrics, step = _members(arms, sources, val, "mscl", p.collab.lambda_col, p.target.lambda_t, pool)
+    ckpt, metrics, step = train_member_arm(arms, sources, val, "mscl", p.collab.lambda_col, p.target.lambda_t, pool)
     panels: dict[str, np.ndarray] = {"target image": pool["images"][:4]}
     if step.last_pseudo is not None:
         x, pseudo, hidden = step.last_pseudo
@@ -194,31 +125,6 @@ def train_mscl(
     )
 
 
-def _combined(arms: Arms, sources: Arrays, val: Arrays, stage: str) -> tuple[Checkpoint, dict[str, float]]:
-    """One model on batches of ``train.batch_size`` drawn uniformly from the union of the sources."""
-    from cvpapers.da.batches import supervised_draw, supervised_step
-    from cvpapers.engine.checkpoint import data_digest
-
-    p = arms.p
-    model = arms.fresh_single(stage)
-    draw = supervised_draw(
-        _nchw(sources["images"]),
-        _labels(sources["labels"]),
-        p.train.batch_size,
-        arms.normalise,
-        p.train.hflip,
-    )
-    result = arms.train_single(
-        model,
-        draw,
-        supervised_step(p.train.lambda_aux),
-        stage,
-        val,
-        {"data": data_digest(sources["images"], sources["labels"])},
-    )
-    return arms.single_checkpoint(model), {**arms.scores(model, val), **_timing(result)}
-
-
 def train_combined(
     sources: Arrays,
     val: Arrays,
@@ -227,7 +133,7 @@ def train_combined(
 ) -> tuple[Checkpoint, dict[str, float]]:
     """Source-combined baseline: one model on the union of the LAB-translated sources."""
     _, arms = _start(params, pipeline)
-    return _combined(arms, sources, val, "combined")
+    return train_combined_arm(arms, sources, val, "combined")
 
 
 def train_combined_no_lab(
@@ -240,7 +146,7 @@ def train_combined_no_lab(
     p, arms = _start(params, pipeline)
     if not p.baselines.combined_no_lab:
         return SKIPPED, {"enabled": 0.0}
-    ckpt, metrics = _combined(arms, sources, val, "combined_no_lab")
+    ckpt, metrics = train_combined_arm(arms, sources, val, "combined_no_lab")
     return ckpt, {**metrics, "enabled": 1.0}
 
 

@@ -27,26 +27,10 @@ def _start(params: dict[str, Any], pipeline: str) -> tuple[PssNetParams, Any]:
 
 def _data(manifest: pd.DataFrame, p: PssNetParams, run: Any) -> Any:
     """Train and test batch sources (§8 normalisation override; PSS's ImageNet transforms, §5)."""
-    from cvpapers.data.sources import classification_data
+    from cvpapers.data.classification_source import batch_sources
 
-    d, norm = p.data, p.data.normalisation
-    return classification_data(
-        manifest,
-        d.source,
-        p.train.batch_size,
-        p.eval.batch_size,
-        p.train.augment.model_dump(),
-        run.seed(),
-        image_size=d.image_size,
-        workers=d.workers,
-        on_bad_sample=d.on_bad_sample,
-        normalisation=(norm.mean, norm.std) if norm is not None else None,
-        transform_options={
-            "crop_scale": d.imagenet_crop_scale,
-            "lighting": d.imagenet_lighting,
-            "color_jitter": d.imagenet_color_jitter,
-        },
-    )
+    return batch_sources(manifest, p.data, p.train.batch_size, p.eval.batch_size, p.train.augment.model_dump(),
+                         run.seed())
 
 
 def _supernet(plan: dict[str, Any], run: Any) -> Any:
@@ -62,10 +46,6 @@ def _evaluator(model: Any, data: Any, p: PssNetParams, run: Any) -> Any:
 
     calib = calibration_source(data, p.data.calib_size, p.eval.calib_batch_size)
     return Evaluator(model, calib, p.eval.calib_batches, data.test, run.device)
-
-
-def _history(result: Any) -> pd.DataFrame:
-    return pd.DataFrame([{"epoch": e, **h} for e, h in enumerate(result.history)])
 
 
 # 1–2. data and the structure space
@@ -96,12 +76,13 @@ def build_subnet_space(
 def _train(
     arm: str, manifest: pd.DataFrame, plan: dict[str, Any], p: PssNetParams, run: Any, sampler: Any
 ) -> tuple[Any, Any]:
+    from cvpapers.pipelines.pss_net.space import max_cfg
     from cvpapers.pipelines.pss_net.training import max_net_evaluator, train_supernet
 
     data, model = _data(manifest, p, run), _supernet(plan, run)
     ev = _evaluator(model, data, p, run)
     t = p.train
-    evaluate = max_net_evaluator(p.eval.max_net_every, t.epochs, lambda: ev.top1(*_max(plan)), sampler)
+    evaluate = max_net_evaluator(p.eval.max_net_every, t.epochs, lambda: ev.top1(*max_cfg(_space(plan))), sampler)
     fingerprint = {
         "seed": p.seed,
         "arm": arm,
@@ -129,12 +110,6 @@ def _train(
     return model, result
 
 
-def _max(plan: dict[str, Any]) -> tuple[int, np.ndarray]:
-    from cvpapers.pipelines.pss_net.space import max_cfg
-
-    return max_cfg(_space(plan))
-
-
 def _space(plan: dict[str, Any]) -> Any:
     from cvpapers.pipelines.pss_net.accounting import space_of
 
@@ -152,7 +127,8 @@ def _train_outputs(
         "train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
         **{k: float(v) for k, v in last.items() if k.startswith(("train_", "val_"))},
     }
-    return model_checkpoint(model, plan["model_config"], build_supernet), _history(result), metrics
+    history = pd.DataFrame([{"epoch": e, **h} for e, h in enumerate(result.history)])
+    return model_checkpoint(model, plan["model_config"], build_supernet), history, metrics
 
 
 def train_pss(

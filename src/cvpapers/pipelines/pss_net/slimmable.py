@@ -12,6 +12,7 @@ sliced the same way. :meth:`SlimNet.activate` sets each layer's ``in_channels``/
 
 from __future__ import annotations
 
+import abc
 import copy
 from collections.abc import Sequence
 
@@ -92,7 +93,7 @@ def _conv_bn(
     return nn.Sequential(*layers)
 
 
-class SlimNet(nn.Module):
+class SlimNet(nn.Module, abc.ABC):
     """Common part: the input resize to the active resolution, pool, classifier, activation of a config."""
 
     space: sp.Space
@@ -119,8 +120,9 @@ class SlimNet(nn.Module):
     def activate_min(self) -> None:
         self.activate(*sp.min_cfg(self.space))
 
+    @abc.abstractmethod
     def _set_widths(self, w: list[int]) -> None:
-        raise NotImplementedError
+        """Give every slimmable layer its active width (each architecture maps the width vector its own way)."""
 
     def _resize(self, x: Tensor) -> Tensor:
         # The data always has the largest resolution; lower ones are made inside the model (§11.10).
