@@ -106,9 +106,12 @@ def _end_leftover_runs() -> None:
     """A `kedro run` starts in a fresh process; a session here must not inherit a run that an
     interrupted session (KeyboardInterrupt skips Kedro's error hooks) left active."""
     import mlflow
+    from mlflow.tracking import MlflowClient
 
-    while mlflow.active_run() is not None:
-        mlflow.end_run(status="KILLED")
+    # A finished session can leave its (already FINISHED) run on the fluent stack: keep that status.
+    while (run := mlflow.active_run()) is not None:
+        status = MlflowClient().get_run(run.info.run_id).info.status
+        mlflow.end_run(status="KILLED" if status == "RUNNING" else status)
 
 
 @pytest.fixture
