@@ -109,7 +109,14 @@ def device_constant(build: Callable[..., torch.Tensor]) -> Callable[..., torch.T
         with torch.inference_mode(False), torch.no_grad():
             return build(*args)
 
-    return cached
+    @functools.wraps(build)
+    def constant(*args: Any) -> torch.Tensor:
+        # An export/compile trace sees fake tensors: caching one would poison every later eager call.
+        if torch.compiler.is_compiling():
+            return build(*args)
+        return cached(*args)
+
+    return constant
 
 
 @contextlib.contextmanager

@@ -79,7 +79,7 @@ def haar_idwt(ll: Tensor, lh: Tensor | None, hl: Tensor | None, hh: Tensor | Non
         raise ValueError("haar_idwt: give all three high bands or none of them")
     bands: list[Tensor] = [ll, *highs]  # type: ignore[list-item]  # all present, checked above
     shapes = [tuple(band.shape) for band in bands]
-    if len(set(shapes)) != 1:
+    if any(s != shapes[0] for s in shapes[1:]):  # no set(): symbolic sizes of an export trace do not hash
         raise ValueError(f"haar_idwt: all sub-bands must have one shape, got {shapes}")
     b, c, h, w = ll.shape
     stacked = torch.stack(bands, dim=2).reshape(b, 4 * c, h, w)  # interleave (LL, LH, HL, HH) per channel
