@@ -46,7 +46,9 @@ def test_run_context_names_the_registered_pipeline_in_the_checkpoint_dir() -> No
 
 def test_wrong_dataset_root_fails_before_any_node_with_the_expected_layout(tmp_path: Path) -> None:
     params = DECLARATION.validate({"data": {"source": "cifar10", "root": str(tmp_path / "nowhere")}})
-    with pytest.raises(ParameterError, match=r"dcff\.data\.root: .*nowhere/cifar-10-batches-py not found.*data_batch_1"):
+    with pytest.raises(
+        ParameterError, match=r"dcff\.data\.root: .*nowhere/cifar-10-batches-py not found.*data_batch_1"
+    ):
         preflight(params)
     preflight(DECLARATION.validate({}))  # embedded needs nothing on disk
 
@@ -68,14 +70,31 @@ def test_invalid_settings_are_refused_with_their_key(bad: dict, key: str) -> Non
 
 
 def _report(dcff_top1: float = 70.0, l1_top1: float = 50.0, scratch: dict | None = None):
-    plan = {"compact_macs": 1e6, "compact_params": 1e4, "full_macs": 4e6, "full_params": 4e4, "num_classes": 10}
+    plan = {
+        "compact_macs": 1e6,
+        "compact_params": 1e4,
+        "full_macs": 4e6,
+        "full_params": 4e4,
+        "num_classes": 10,
+    }
     dcff = {"top1": 60.0, "top1_last": 59.0, "train_macs": 10e9, "train_time_s": 1.0}
     l1 = {"top1": l1_top1, "top1_last": l1_top1 - 2, "train_macs": 25e9, "train_time_s": 2.0}
     compact = {"top1": dcff_top1, "top1_last": dcff_top1 - 1}
     history = pd.DataFrame({"epoch": [0, 1], "test_acc": [40.0, 60.0]})
     empty = pd.DataFrame(columns=["epoch", "test_acc"])
-    return nodes.report(plan, dcff, compact, {"max_abs_diff": 0.0}, l1, scratch or {"enabled": 0.0},
-                        {"enabled": 0.0}, history, history, empty, empty)
+    return nodes.report(
+        plan,
+        dcff,
+        compact,
+        {"max_abs_diff": 0.0},
+        l1,
+        scratch or {"enabled": 0.0},
+        {"enabled": 0.0},
+        history,
+        history,
+        empty,
+        empty,
+    )
 
 
 def test_report_claims_are_method_minus_baseline_and_ratios_are_comparisons() -> None:
@@ -102,13 +121,15 @@ def test_scratch_comparison_is_reported_not_claimed() -> None:
     "gain, ratio, dcff_top1, l1_top1, holds",
     [
         (20.0, 0.4, 70.0, 50.0, True),
-        (-1.0, 0.4, 49.0, 50.0, False),   # DCFF below the baseline
-        (20.0, 1.2, 70.0, 50.0, False),   # but more expensive to train
-        (1.0, 0.4, 11.0, 10.0, False),    # neither model learned: a tie of untrained nets never holds
-        (15.0, 0.4, 25.0, 10.0, False),   # the baseline learned nothing
+        (-1.0, 0.4, 49.0, 50.0, False),  # DCFF below the baseline
+        (20.0, 1.2, 70.0, 50.0, False),  # but more expensive to train
+        (1.0, 0.4, 11.0, 10.0, False),  # neither model learned: a tie of untrained nets never holds
+        (15.0, 0.4, 25.0, 10.0, False),  # the baseline learned nothing
     ],
 )
-def test_claim_holds_is_one_rule(gain: float, ratio: float, dcff_top1: float, l1_top1: float, holds: bool) -> None:
+def test_claim_holds_is_one_rule(
+    gain: float, ratio: float, dcff_top1: float, l1_top1: float, holds: bool
+) -> None:
     assert claim_holds(gain, ratio, dcff_top1, l1_top1, num_classes=10) is holds
 
 

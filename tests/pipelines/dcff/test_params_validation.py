@@ -35,7 +35,10 @@ def test_base_and_paper_parameter_files_are_valid() -> None:
     base = yaml.safe_load((REPO / "conf/base/parameters_dcff.yml").read_text())["dcff"]
     for env in ("smoke", "paper", "paper_imagenet", "benchmark"):
         override = yaml.safe_load((REPO / f"conf/{env}/parameters_dcff.yml").read_text())["dcff"]
-        merged = {**base, **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in override.items()}}
+        merged = {
+            **base,
+            **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in override.items()},
+        }
         DECLARATION.validate(merged)
     DECLARATION.validate(base)
 

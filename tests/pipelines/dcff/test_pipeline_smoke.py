@@ -11,8 +11,15 @@ import pytest
 from tests.conftest import run_in
 
 NODES = {
-    "prepare_data", "plan_architecture", "train_dcff", "export_compact", "evaluate_compact",
-    "train_baseline_l1", "train_baseline_scratch", "train_full_reference", "report",
+    "prepare_data",
+    "plan_architecture",
+    "train_dcff",
+    "export_compact",
+    "evaluate_compact",
+    "train_baseline_l1",
+    "train_baseline_scratch",
+    "train_full_reference",
+    "report",
 }
 
 
@@ -44,13 +51,22 @@ def _client(project: Path):
 def test_smoke_run_writes_every_output(smoke_run: Path) -> None:
     d = smoke_run / "data"
     for rel in [
-        "02_intermediate/dcff/smoke/manifest.csv", "03_primary/dcff/smoke/arch_plan.json",
-        "06_models/dcff/smoke/fused.pt", "06_models/dcff/smoke/compact.pt", "06_models/dcff/smoke/l1.pt",
-        "07_model_output/dcff/smoke/selection_log.csv", "08_reporting/dcff/smoke/results.csv",
-        "08_reporting/dcff/smoke/results.md", "08_reporting/dcff/smoke/acc_vs_flops.png", "08_reporting/dcff/smoke/curves.png",
-        "08_reporting/dcff/smoke/selection_heatmap.png", "08_reporting/dcff/smoke/samples.png",
-        "08_reporting/dcff/smoke/widths.csv", "08_reporting/dcff/smoke/report_metrics.json",
-        "07_model_output/dcff/smoke/dcff_history_log.csv", "07_model_output/dcff/smoke/l1_history_log.csv",
+        "02_intermediate/dcff/smoke/manifest.csv",
+        "03_primary/dcff/smoke/arch_plan.json",
+        "06_models/dcff/smoke/fused.pt",
+        "06_models/dcff/smoke/compact.pt",
+        "06_models/dcff/smoke/l1.pt",
+        "07_model_output/dcff/smoke/selection_log.csv",
+        "08_reporting/dcff/smoke/results.csv",
+        "08_reporting/dcff/smoke/results.md",
+        "08_reporting/dcff/smoke/acc_vs_flops.png",
+        "08_reporting/dcff/smoke/curves.png",
+        "08_reporting/dcff/smoke/selection_heatmap.png",
+        "08_reporting/dcff/smoke/samples.png",
+        "08_reporting/dcff/smoke/widths.csv",
+        "08_reporting/dcff/smoke/report_metrics.json",
+        "07_model_output/dcff/smoke/dcff_history_log.csv",
+        "07_model_output/dcff/smoke/l1_history_log.csv",
     ]:
         assert (d / rel).is_file(), rel
     report = json.loads((d / "08_reporting/dcff/smoke/report_metrics.json").read_text())
@@ -78,7 +94,9 @@ def test_mlflow_has_one_parent_run_with_a_child_per_node(smoke_run: Path) -> Non
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     parent = parents[0]
-    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    children = {
+        r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    }
     assert set(children) == NODES
     for name, child in children.items():
         assert child.info.status == "FINISHED", name
@@ -89,29 +107,48 @@ def test_mlflow_has_one_parent_run_with_a_child_per_node(smoke_run: Path) -> Non
     assert tags["pipeline"] == "dcff" and tags["paper_arxiv"] == "2107.06916"
     assert tags["data_source"] == "embedded" and tags["device"] in {"cpu", "cuda"}
     assert "git_commit" in tags
-    for key in ("claim/top1_gain_vs_l1", "claim/holds", "compare/train_cost_ratio_vs_l1",
-                "plan_architecture/compact_flops", "export_compact/compact_params", "evaluate_compact/top1",
-                "train_dcff/top1", "train_baseline_l1/top1", "report/dcff_top1"):
+    for key in (
+        "claim/top1_gain_vs_l1",
+        "claim/holds",
+        "compare/train_cost_ratio_vs_l1",
+        "plan_architecture/compact_flops",
+        "export_compact/compact_params",
+        "evaluate_compact/top1",
+        "train_dcff/top1",
+        "train_baseline_l1/top1",
+        "report/dcff_top1",
+    ):
         assert math.isfinite(parent.data.metrics[key]), key
     assert parent.data.metrics["compare/train_cost_ratio_vs_l1"] < 1
-    assert parent.data.params["dcff.train.lr"] == "0.05"
+    assert parent.data.params["dcff.train.lr"] == "0.1"
+    assert client.get_metric_history(children["train_dcff"].info.run_id, "train_dcff/lr")[0].value == 0.0125
 
 
 def test_training_curves_are_logged_per_epoch(smoke_run: Path) -> None:
     client = _client(smoke_run)
     exp = client.get_experiment_by_name("dcff")
     train = client.search_runs([exp.experiment_id], "attributes.run_name = 'train_dcff'")[0]
-    for key in ("train_dcff/train_loss", "train_dcff/test_acc", "train_dcff/temperature", "train_dcff/mean_diag_Q",
-                "train_dcff/lr"):
+    for key in (
+        "train_dcff/train_loss",
+        "train_dcff/test_acc",
+        "train_dcff/temperature",
+        "train_dcff/mean_diag_Q",
+        "train_dcff/lr",
+    ):
         history = client.get_metric_history(train.info.run_id, key)
         assert [m.step for m in history] == [0, 1], key
         assert all(math.isfinite(m.value) for m in history), key
     l1 = client.search_runs([exp.experiment_id], "attributes.run_name = 'train_baseline_l1'")[0]
-    assert [m.step for m in client.get_metric_history(l1.info.run_id, "train_baseline_l1/finetune_test_acc")] == [0]
+    assert [
+        m.step for m in client.get_metric_history(l1.info.run_id, "train_baseline_l1/finetune_test_acc")
+    ] == [0]
     artifacts = {a.path for a in client.list_artifacts(train.info.run_id, "checkpoints")}
     assert "checkpoints/fused.pt" in artifacts
     report = client.search_runs([exp.experiment_id], "attributes.run_name = 'report'")[0]
-    assert {a.path for a in client.list_artifacts(report.info.run_id, "tables")} >= {"tables/results.csv", "tables/results.md"}
+    assert {a.path for a in client.list_artifacts(report.info.run_id, "tables")} >= {
+        "tables/results.csv",
+        "tables/results.md",
+    }
     assert {a.path for a in client.list_artifacts(report.info.run_id, "plots")} >= {"plots/acc_vs_flops.png"}
 
 
@@ -125,10 +162,15 @@ def test_compact_checkpoint_rebuilds_the_model_alone(smoke_run: Path) -> None:
     assert any(isinstance(m, FusedConv2d) for m in fused.modules())
     assert not any(isinstance(m, FusedConv2d) for m in model.modules())
     plan = json.loads((smoke_run / "data/03_primary/dcff/smoke/arch_plan.json").read_text())
-    assert count_macs_params(model, tuple(plan["input_size"])) == (plan["compact_macs"], plan["compact_params"])
+    assert count_macs_params(model, tuple(plan["input_size"])) == (
+        plan["compact_macs"],
+        plan["compact_params"],
+    )
 
 
-def test_killed_run_resumes_to_the_same_result(smoke_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_run_resumes_to_the_same_result(
+    smoke_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Kill train_dcff after its first epoch, re-run with resume: true: same selections, same numbers."""
     import pandas as pd
 

@@ -7,7 +7,7 @@ and the result table). The Kedro DAG (``pipeline.py``) is imported only when the
 the algorithm as a library does not import Kedro.
 """
 
-from cvpapers.declaration import Declaration
+from cvpapers.declaration import Declaration, Variant
 from cvpapers.pipelines.dcff.config import DcffParams, preflight
 
 DECLARATION = Declaration(
@@ -17,6 +17,15 @@ DECLARATION = Declaration(
     family="compression / classification",
     schema=DcffParams,
     builder="cvpapers.pipelines.dcff.pipeline:create_pipeline",
+    variants=(
+        Variant(
+            "dcff_budget",
+            "every arm at each budget of budget_study.epochs, judged on a validation split "
+            "carved from the training images (sizes the base run's epochs)",
+            {"budget_study": True},
+            envs=("base", "benchmark"),
+        ),
+    ),
     preflight=preflight,
     base_envs=("base", "smoke", "benchmark", "paper", "paper_imagenet"),
 )

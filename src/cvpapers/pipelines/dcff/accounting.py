@@ -52,7 +52,9 @@ def architecture_plan(
             sum(
                 layer["m"] * layer["c"] * int(np.prod(w.shape[1:]))
                 for layer, w in zip(
-                    layers, [dict(compact.named_modules())[n].weight for n in compact.prunable_convs], strict=True
+                    layers,
+                    [dict(compact.named_modules())[n].weight for n in compact.prunable_convs],
+                    strict=True,
                 )
             )
         ),
@@ -76,8 +78,11 @@ def plan_metrics(plan: dict[str, Any]) -> dict[str, float]:
 def model_config(plan: dict[str, Any], compact: bool = True) -> dict[str, Any]:
     """What rebuilds the full or compact network with ``build_classifier(**config)`` (stored in every
     checkpoint; ``build_fused_classifier(**config)`` gives the fused one)."""
-    return {"arch": plan["arch"], "num_classes": plan["num_classes"],
-            "layer_rates": plan["layer_rates"] if compact else None}
+    return {
+        "arch": plan["arch"],
+        "num_classes": plan["num_classes"],
+        "layer_rates": plan["layer_rates"] if compact else None,
+    }
 
 
 def train_macs(epochs: int, n_train: int, macs_per_sample: float) -> float:
@@ -87,12 +92,17 @@ def train_macs(epochs: int, n_train: int, macs_per_sample: float) -> float:
 
 def dcff_train_macs(plan: dict[str, Any], epochs: int, n_train: int, iters_per_epoch: int) -> float:
     """The fused forward computes compact activations; ``Q·W`` adds its MACs once per iteration, not per sample."""
-    return train_macs(epochs, n_train, plan["compact_macs"]) + iters_per_epoch * epochs * plan["fusion_macs_per_iter"]
+    return (
+        train_macs(epochs, n_train, plan["compact_macs"])
+        + iters_per_epoch * epochs * plan["fusion_macs_per_iter"]
+    )
 
 
 def l1_train_macs(plan: dict[str, Any], pretrain_epochs: int, finetune_epochs: int, n_train: int) -> float:
     """The full network for the pretraining epochs, the compact one for the fine-tuning epochs."""
-    return train_macs(pretrain_epochs, n_train, plan["full_macs"]) + train_macs(finetune_epochs, n_train, plan["compact_macs"])
+    return train_macs(pretrain_epochs, n_train, plan["full_macs"]) + train_macs(
+        finetune_epochs, n_train, plan["compact_macs"]
+    )
 
 
 def plain_train_macs(plan: dict[str, Any], epochs: int, n_train: int, compact: bool) -> float:

@@ -29,7 +29,7 @@ class L1Result:
     compact: torch.nn.Module
     pretrain: FitResult
     finetune: FitResult
-    pruned_top1: float       # right after pruning, before fine-tuning
+    pruned_top1: float  # right after pruning, before fine-tuning
     pretrain_epochs: int
     finetune_epochs: int
 
@@ -42,22 +42,44 @@ def l1_prune_then_finetune(
     pretrain_frac: float,
     finetune_lr: float,
     fingerprint: dict[str, Any],
+    continue_data: bool = True,
+    prefix: str = "",
 ) -> L1Result:
-    """Curves go under ``pretrain_`` and ``finetune_``; ``build_compact`` is called after pretraining."""
+    """Curves go under ``pretrain_`` and ``finetune_`` (``<prefix>l1_pretrain_``… with a prefix); ``build_compact`` is called after
+    pretraining. ``continue_data``: fine-tuning epoch ``e`` sees the batches of the run's epoch
+    ``pretrain + e`` — the ones DCFF and scratch see at that point (paired arms); else it replays epochs 0, 1, …
+    ``finetune_lr`` is used as given; the pretraining uses the run's batch-scaled lr."""
     from cvpapers.models.pruning import l1_prune_into
 
     pre_epochs, ft_epochs = l1_epochs(trainer.train.epochs, pretrain_frac)
-    pre = trainer.fit(full, stage="l1_pretrain", log_prefix="pretrain_", epochs=pre_epochs, lr=trainer.train.lr,
-                      fingerprint=fingerprint)
+    pre = trainer.fit(
+        full,
+        stage=f"{prefix}l1_pretrain",
+        log_prefix=f"{prefix}l1_pretrain_" if prefix else "pretrain_",
+        epochs=pre_epochs,
+        lr=trainer.train.scaled_lr(),
+        fingerprint=fingerprint,
+    )
     compact = build_compact().to(trainer.device)
     compact.load_state_dict(l1_prune_into(full, compact))
     pruned_top1 = trainer.evaluate(compact)["top1"]
-    ft = trainer.fit(compact, stage="l1_finetune", log_prefix="finetune_", epochs=ft_epochs, lr=finetune_lr,
-                     fingerprint=fingerprint)
+    ft = trainer.fit(
+        compact,
+        stage=f"{prefix}l1_finetune",
+        log_prefix=f"{prefix}l1_finetune_" if prefix else "finetune_",
+        epochs=ft_epochs,
+        lr=finetune_lr,
+        fingerprint=fingerprint,
+        epoch_offset=pre_epochs if continue_data else 0,
+    )
     return L1Result(compact, pre, ft, pruned_top1, pre_epochs, ft_epochs)
 
 
 def l1_metrics(result: L1Result) -> dict[str, float]:
     """What the L1 arm adds to :func:`~cvpapers.pipelines.dcff.arms.arm_metrics`."""
-    return {"pretrain_top1": result.pretrain.last.get("test_acc", float("nan")), "pruned_top1": result.pruned_top1,
-            "pretrain_epochs": float(result.pretrain_epochs), "finetune_epochs": float(result.finetune_epochs)}
+    return {
+        "pretrain_top1": result.pretrain.last.get("test_acc", float("nan")),
+        "pruned_top1": result.pruned_top1,
+        "pretrain_epochs": float(result.pretrain_epochs),
+        "finetune_epochs": float(result.finetune_epochs),
+    }

@@ -17,8 +17,9 @@ import pandas as pd
 LEARNED_OVER_CHANCE = 2.0
 
 
-def claim_holds(top1_gain_vs_l1: float, train_cost_ratio_vs_l1: float, dcff_top1: float, l1_top1: float,
-                num_classes: int) -> bool:
+def claim_holds(
+    top1_gain_vs_l1: float, train_cost_ratio_vs_l1: float, dcff_top1: float, l1_top1: float, num_classes: int
+) -> bool:
     """DCFF beats L1 prune-then-fine-tune (gain > 0) on fewer training MACs (ratio < 1), and both models
     learned (top-1 above twice chance: 20 % for 10 classes), so that a tie of two untrained nets never holds."""
     chance = 100.0 / num_classes
@@ -26,8 +27,15 @@ def claim_holds(top1_gain_vs_l1: float, train_cost_ratio_vs_l1: float, dcff_top1
     return bool(learned and top1_gain_vs_l1 > 0 and train_cost_ratio_vs_l1 < 1)
 
 
-def claim_metrics(num_classes: int, dcff: dict[str, float], compact: dict[str, float], export: dict[str, float],
-                  l1: dict[str, float], scratch: dict[str, float], full: dict[str, float]) -> dict[str, float]:
+def claim_metrics(
+    num_classes: int,
+    dcff: dict[str, float],
+    compact: dict[str, float],
+    export: dict[str, float],
+    l1: dict[str, float],
+    scratch: dict[str, float],
+    full: dict[str, float],
+) -> dict[str, float]:
     """Run-level claims and comparisons, plus the report node's own numbers (bare keys)."""
     metrics = {
         "claim/top1_gain_vs_l1": compact["top1"] - l1["top1"],
@@ -43,14 +51,21 @@ def claim_metrics(num_classes: int, dcff: dict[str, float], compact: dict[str, f
         metrics["compare/top1_gain_vs_scratch"] = compact["top1"] - scratch["top1"]
     if full.get("enabled"):
         metrics["compare/top1_gap_vs_full"] = compact["top1"] - full["top1"]
-    metrics["claim/holds"] = float(claim_holds(
-        metrics["claim/top1_gain_vs_l1"], metrics["compare/train_cost_ratio_vs_l1"], compact["top1"], l1["top1"],
-        num_classes,
-    ))
+    metrics["claim/holds"] = float(
+        claim_holds(
+            metrics["claim/top1_gain_vs_l1"],
+            metrics["compare/train_cost_ratio_vs_l1"],
+            compact["top1"],
+            l1["top1"],
+            num_classes,
+        )
+    )
     return metrics
 
 
-def _row(method: str, top1: float, top1_last: float, arm: dict[str, float], macs: float, params: float) -> dict[str, Any]:
+def _row(
+    method: str, top1: float, top1_last: float, arm: dict[str, float], macs: float, params: float
+) -> dict[str, Any]:
     return {
         "method": method,
         "top1": round(float(top1), 2),
@@ -62,8 +77,14 @@ def _row(method: str, top1: float, top1_last: float, arm: dict[str, float], macs
     }
 
 
-def results_table(plan: dict[str, Any], dcff: dict[str, float], compact: dict[str, float], l1: dict[str, float],
-                  scratch: dict[str, float], full: dict[str, float]) -> pd.DataFrame:
+def results_table(
+    plan: dict[str, Any],
+    dcff: dict[str, float],
+    compact: dict[str, float],
+    l1: dict[str, float],
+    scratch: dict[str, float],
+    full: dict[str, float],
+) -> pd.DataFrame:
     """One row per arm (top-1 as reported and at the last epoch, inference and training cost)."""
     small, big = (plan["compact_macs"], plan["compact_params"]), (plan["full_macs"], plan["full_params"])
     rows = [

@@ -15,7 +15,9 @@ import torch
 from cvpapers.engine.checkpoint import model_checkpoint, rebuild_model
 
 
-def _export_checked(fused: torch.nn.Module, compact: torch.nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], float]:
+def _export_checked(
+    fused: torch.nn.Module, compact: torch.nn.Module, x: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], float]:
     """The compact state of ``fused`` (loaded into ``compact``) and max |fused(x) − compact(x)| in eval mode."""
     from cvpapers.pipelines.dcff.fusion import export_compact_state_dict
 
@@ -46,7 +48,10 @@ def export_compact_checkpoint(
     if best.get("state_dict") is not None:
         fused = rebuild_model(fused_checkpoint, source, weights="best").to(device)
         best_state, diff_best = _export_checked(fused, compact, x)
-        out["best"] = {"epoch": best["epoch"], "state_dict": model_checkpoint(best_state, config)["state_dict"]}
+        out["best"] = {
+            "epoch": best["epoch"],
+            "state_dict": model_checkpoint(best_state, config)["state_dict"],
+        }
     return out, diff_last, diff_best
 
 

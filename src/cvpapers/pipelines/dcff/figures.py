@@ -29,8 +29,12 @@ def accuracy_vs_macs(table: pd.DataFrame) -> Any:
     """Each arm of the result table at its inference MACs and top-1."""
     from cvpapers.engine import plots
 
-    points = [{"method": r["method"], "MMACs": r["MMACs"], "top1": r["top1"]} for r in table.to_dict("records")]
-    return plots.accuracy_vs_cost(points, "MMACs", "top1", "method", "inference MMACs (paper rules)", "top-1 (%)")
+    points = [
+        {"method": r["method"], "MMACs": r["MMACs"], "top1": r["top1"]} for r in table.to_dict("records")
+    ]
+    return plots.accuracy_vs_cost(
+        points, "MMACs", "top1", "method", "inference MMACs (paper rules)", "top-1 (%)"
+    )
 
 
 def accuracy_curves(histories: Mapping[str, pd.DataFrame]) -> Any:
@@ -38,4 +42,35 @@ def accuracy_curves(histories: Mapping[str, pd.DataFrame]) -> Any:
     from cvpapers.engine import plots
 
     series = {arm: h["test_acc"].tolist() for arm, h in histories.items() if len(h)}
-    return plots.curves(series, "test top-1 (%)", title="test accuracy per epoch (L1: pretrain, then fine-tune)")
+    return plots.curves(
+        series, "test top-1 (%)", title="test accuracy per epoch (L1: pretrain, then fine-tune)"
+    )
+
+
+def plateau_curves(table: pd.DataFrame, plateau: int) -> Any:
+    """Left: each arm's last-epoch validation top-1 against the budget (the plateau curves); right: the
+    validation curve per epoch of every (arm, budget) run. ``table`` is :func:`~cvpapers.pipelines.dcff.budget.run_study`'s."""
+    from cvpapers.engine.plots import _plt
+
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = dict(
+        zip(table["arm"].unique(), plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False)
+    )
+    for arm, rows in table.groupby("arm", sort=False):
+        left.plot(rows["budget"], rows["val_top1_last"], marker="o", color=colours[arm], label=str(arm))
+        for alpha, row in zip(np.linspace(0.35, 1.0, len(rows)), rows.itertuples(), strict=True):
+            curve = [float(v) for v in str(row.curve).split()]
+            right.plot(range(1, len(curve) + 1), curve, color=colours[arm], alpha=float(alpha), lw=1)
+    left.axvline(plateau, color="grey", ls="--", lw=1, label=f"plateau: {plateau} epochs")
+    left.set(
+        xlabel="budget (epochs)", ylabel="validation top-1 (%), last epoch", title="plateau curves per arm"
+    )
+    right.set(
+        xlabel="epoch", ylabel="validation top-1 (%)", title="per-epoch curves (lighter = shorter budget)"
+    )
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    left.legend()
+    fig.tight_layout()
+    return fig

@@ -30,13 +30,10 @@ def _trainer(manifest: pd.DataFrame, p: DcffParams, run: Any) -> ArmTrainer:
     from cvpapers.data.classification_source import batch_sources, topk
 
     t = p.train
-    data = batch_sources(manifest, p.data, t.batch_size, t.eval_batch_size, t.augment.model_dump(), run.seed())
+    data = batch_sources(
+        manifest, p.data, t.batch_size, t.eval_batch_size, t.augment.model_dump(), run.seed()
+    )
     return ArmTrainer(data, t, p.data, run.device, run.checkpoint_dir, run.resume, topk(p.data))
-
-
-def _fingerprint(p: DcffParams, plan: dict[str, Any], rates: list[float] | None) -> dict[str, Any]:
-    """What a resumed stage must share with the stage that wrote its train state."""
-    return {"seed": p.seed, "arch": plan["arch"], "layer_rates": rates}
 
 
 # 1–2. data and architecture plan
@@ -72,17 +69,11 @@ def train_dcff(
     """Train the fused network from scratch with dynamic-coded filter fusion (§3.8)."""
     from cvpapers.engine.checkpoint import model_checkpoint
     from cvpapers.pipelines.dcff import accounting, arms, figures
-    from cvpapers.pipelines.dcff.fusion import FusionController, build_fused_classifier
-    from cvpapers.pipelines.dcff.training import FusionSchedule
+    from cvpapers.pipelines.dcff.fusion import build_fused_classifier
 
     p, run = _start(params, pipeline)
-    trainer, f, epochs = _trainer(manifest, p, run), p.fusion, p.train.epochs
-    run.seed_everything("dcff")
-    model = build_fused_classifier(**accounting.model_config(plan)).to(run.device)
-    controller = FusionController(model, kl_mode=f.kl_mode, kl_eps=f.kl_eps)
-    schedule = FusionSchedule(controller, epochs, f.T_start, f.T_end, f.slope, f.schedule_unit, f.recompute_every_iters)
-    result = trainer.fit(model, stage="dcff", epochs=epochs, lr=p.train.lr, callbacks=(schedule,),
-                         fingerprint={**_fingerprint(p, plan, plan["layer_rates"]), **f.model_dump()})
+    trainer, epochs = _trainer(manifest, p, run), p.train.epochs
+    model, result, schedule = arms.run_dcff(trainer, plan, p, run)
     macs = accounting.dcff_train_macs(plan, epochs, trainer.data.n_train, len(trainer.data.train))
     checkpoint = model_checkpoint(model, accounting.model_config(plan), build_fused_classifier)
     checkpoint["best"] = {"epoch": result.best_epoch, "state_dict": result.best_state}
@@ -96,7 +87,10 @@ def train_dcff(
 
 
 def export_compact(
-    fused_checkpoint: dict[str, Any], plan: dict[str, Any], manifest: pd.DataFrame, params: dict[str, Any],
+    fused_checkpoint: dict[str, Any],
+    plan: dict[str, Any],
+    manifest: pd.DataFrame,
+    params: dict[str, Any],
     pipeline: str,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Materialise Q·W into an ordinary smaller network and check it computes the same function."""
@@ -108,8 +102,12 @@ def export_compact(
     x, _ = next(iter(_trainer(manifest, p, run).data.test.batches(0)))
     compact, diff_last, diff_best = export_compact_checkpoint(fused_checkpoint, x.to(run.device), run.device)
     macs, n_params = count_macs_params(build_classifier(**compact["config"]), tuple(plan["input_size"]))
-    metrics = {"max_abs_diff": diff_last, "max_abs_diff_best": diff_best,
-               "compact_flops": float(macs), "compact_params": float(n_params)}
+    metrics = {
+        "max_abs_diff": diff_last,
+        "max_abs_diff_best": diff_best,
+        "compact_flops": float(macs),
+        "compact_params": float(n_params),
+    }
     return compact, metrics
 
 
@@ -121,10 +119,16 @@ def evaluate_compact(
 
     p, run = _start(params, pipeline)
     trainer = _trainer(manifest, p, run)
-    last, best, best_epoch = evaluate_compact_checkpoint(compact_checkpoint, trainer.data.test, run.device, trainer.ks)
+    last, best, best_epoch = evaluate_compact_checkpoint(
+        compact_checkpoint, trainer.data.test, run.device, trainer.ks
+    )
     reported = best if p.report_best_epoch else last
-    out = {"top1": reported["top1"], "top1_last": last["top1"], "top1_best": best["top1"],
-           "best_epoch": float(best_epoch)}
+    out = {
+        "top1": reported["top1"],
+        "top1_last": last["top1"],
+        "top1_best": best["top1"],
+        "best_epoch": float(best_epoch),
+    }
     if 5 in trainer.ks:
         out["top5"] = reported["top5"]
     return out
@@ -140,35 +144,35 @@ def train_baseline_l1(
     from cvpapers.engine.checkpoint import model_checkpoint
     from cvpapers.models.classification import build_classifier
     from cvpapers.pipelines.dcff import accounting, arms
-    from cvpapers.pipelines.dcff.baselines import l1_metrics, l1_prune_then_finetune
+    from cvpapers.pipelines.dcff.baselines import l1_metrics
 
     p, run = _start(params, pipeline)
-    trainer, l1 = _trainer(manifest, p, run), p.baselines.l1
-    run.seed_everything("l1")
-    full = build_classifier(**accounting.model_config(plan, compact=False)).to(run.device)
-    res = l1_prune_then_finetune(
-        trainer, full, lambda: build_classifier(**accounting.model_config(plan)), pretrain_frac=l1.pretrain_frac,
-        finetune_lr=l1.finetune_lr, fingerprint=_fingerprint(p, plan, plan["layer_rates"]),
-    )
+    trainer = _trainer(manifest, p, run)
+    res = arms.run_l1(trainer, plan, p, run)
     macs = accounting.l1_train_macs(plan, res.pretrain_epochs, res.finetune_epochs, trainer.data.n_train)
-    metrics = arms.arm_metrics(res.finetune, p.report_best_epoch, macs, arms.train_seconds(res.pretrain, res.finetune))
+    metrics = arms.arm_metrics(
+        res.finetune, p.report_best_epoch, macs, arms.train_seconds(res.pretrain, res.finetune)
+    )
     checkpoint = model_checkpoint(res.compact, accounting.model_config(plan), build_classifier)
     return checkpoint, {**metrics, **l1_metrics(res)}, arms.history_table(res.pretrain, res.finetune)
 
 
-def _train_plain(arm: str, compact: bool, enabled: bool, manifest: pd.DataFrame, plan: dict[str, Any],
-                 p: DcffParams, run: Any) -> tuple[dict[str, float], pd.DataFrame]:
+def _train_plain(
+    arm: str,
+    compact: bool,
+    enabled: bool,
+    manifest: pd.DataFrame,
+    plan: dict[str, Any],
+    p: DcffParams,
+    run: Any,
+) -> tuple[dict[str, float], pd.DataFrame]:
     """The compact or full network trained from random initialisation with DCFF's budget."""
-    from cvpapers.models.classification import build_classifier
     from cvpapers.pipelines.dcff import accounting, arms
 
     if not enabled:
         return {"enabled": 0.0}, pd.DataFrame(columns=HISTORY_COLUMNS)
     trainer = _trainer(manifest, p, run)
-    run.seed_everything(arm)
-    model = build_classifier(**accounting.model_config(plan, compact=compact)).to(run.device)
-    result = trainer.fit(model, stage=arm, epochs=p.train.epochs, lr=p.train.lr,
-                         fingerprint=_fingerprint(p, plan, plan["layer_rates"] if compact else None))
+    result = arms.run_plain(trainer, plan, p, run, arm, compact)
     macs = accounting.plain_train_macs(plan, p.train.epochs, trainer.data.n_train, compact)
     metrics = arms.arm_metrics(result, p.report_best_epoch, macs, arms.train_seconds(result))
     return {**metrics, "enabled": 1.0}, arms.history_table(result)
@@ -194,9 +198,17 @@ def train_full_reference(
 
 
 def report(
-    plan: dict[str, Any], dcff: dict[str, float], compact: dict[str, float], export: dict[str, float],
-    l1: dict[str, float], scratch: dict[str, float], full: dict[str, float], dcff_history: pd.DataFrame,
-    l1_history: pd.DataFrame, scratch_history: pd.DataFrame, full_history: pd.DataFrame,
+    plan: dict[str, Any],
+    dcff: dict[str, float],
+    compact: dict[str, float],
+    export: dict[str, float],
+    l1: dict[str, float],
+    scratch: dict[str, float],
+    full: dict[str, float],
+    dcff_history: pd.DataFrame,
+    l1_history: pd.DataFrame,
+    scratch_history: pd.DataFrame,
+    full_history: pd.DataFrame,
 ) -> tuple[pd.DataFrame, Any, Any, dict[str, float]]:
     """The result table, accuracy-vs-MACs and curve plots, and the paper's claim as metrics."""
     from cvpapers.pipelines.dcff import figures
@@ -206,3 +218,28 @@ def report(
     metrics = claim_metrics(plan["num_classes"], dcff, compact, export, l1, scratch, full)
     histories = {"dcff": dcff_history, "l1": l1_history, "scratch": scratch_history, "full": full_history}
     return table, figures.accuracy_vs_macs(table), figures.accuracy_curves(histories), metrics
+
+
+# The ``dcff_budget`` pipeline: the budget at which every arm has plateaued, on a validation split
+
+
+def study_budget(
+    manifest: pd.DataFrame, plan: dict[str, Any], params: dict[str, Any], pipeline: str
+) -> tuple[pd.DataFrame, Any, dict[str, float]]:
+    """Every arm at each budget of ``budget_study.epochs``, on the training images minus a validation share."""
+    from cvpapers.engine.tracking import MetricLogger
+    from cvpapers.pipelines.dcff import budget, figures
+
+    p, run = _start(params, pipeline)
+    trainer = _trainer(
+        budget.carve_validation(manifest, p.budget_study.val_frac, run.seed("validation")), p, run
+    )
+    table = budget.run_study(
+        lambda arm, e: budget.train_arm(arm, trainer, plan, p, run, e), p.budget_study.epochs
+    )
+    logger = MetricLogger()
+    for row in table.itertuples():
+        logger.log({f"{row.arm}_val_top1": row.val_top1_last}, step=int(row.budget))
+    logger.flush()
+    metrics = budget.study_metrics(table)
+    return table, figures.plateau_curves(table, int(metrics["plateau_epochs"])), metrics
