@@ -14,7 +14,7 @@ def test_base_file_equals_schema_defaults_and_envs_are_valid() -> None:
 
     base = conf_parameters("fhdrnet")  # as Kedro resolves it (checkpoint_dir reads conf/base/globals.yml)
     assert DECLARATION.validate(base) == FhdrnetParams()
-    for env in ("smoke", "paper"):
+    for env in ("smoke", "benchmark", "paper"):
         over = yaml.safe_load((REPO / f"conf/{env}/parameters_fhdrnet.yml").read_text())["fhdrnet"]
         DECLARATION.validate({**base, **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in over.items()}})
 

@@ -245,3 +245,67 @@ def test_network_config_sets_the_domain_channels_and_the_checkpoint_rebuilds_the
         again = rebuild_model(model_checkpoint(model, config, build_hdr_model))
         assert type(again) is type(model)
         assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+# ---------------------------------------------------------------------------------- init and BN switches
+def _conv_weight_std(model: nn.Module) -> list[tuple[float, float]]:
+    """(measured std, Kaiming-normal std √(2 / fan_in)) of every convolution with enough weights to measure."""
+    return [(float(m.weight.detach().std()), (2.0 / (m.weight[0].numel())) ** 0.5)
+            for m in model.modules() if isinstance(m, nn.Conv2d) and m.weight.numel() >= 2000]
+
+
+def test_ahdrnet_kaiming_init_gives_every_conv_the_official_scale_and_default_keeps_pytorchs() -> None:
+    torch.manual_seed(0)
+    official = build_hdr_model("ahdrnet", nfeat=16, n_dense_layers=3, growth=8, n_drdb=3, init="kaiming")
+    torch.manual_seed(0)
+    default = build_hdr_model("ahdrnet", nfeat=16, n_dense_layers=3, growth=8, n_drdb=3)
+    assert all(abs(std / want - 1) < 0.1 for std, want in _conv_weight_std(official))
+    # PyTorch's default (kaiming_uniform with a = √5) is √6 ≈ 2.45× smaller: what the baseline used before.
+    assert all(abs(want / std - 6**0.5) < 0.3 for std, want in _conv_weight_std(default))
+    with pytest.raises(ValueError, match="unknown AHDRNet init"):
+        AHDRNet(init="xavier")  # type: ignore[arg-type]
+
+
+def test_parameters_switch_bn_and_init_and_the_checkpoint_config_rebuilds_them() -> None:
+    from cvpapers.engine.checkpoint import model_checkpoint, rebuild_model
+    from cvpapers.pipelines.fhdrnet.config import FhdrnetParams
+
+    p = FhdrnetParams.model_validate({"model": {"use_bn": True}, "ahdrnet": {"init": "kaiming"}})
+    for name in HDR_MODEL_NAMES:
+        config = network_config(name, "rgb", p.model.model_dump(), p.ahdrnet.model_dump())
+        model = build_hdr_model(**config)
+        has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+        assert has_bn == (name != "ahdrnet"), name
+        assert config.get("init") == ("kaiming" if name == "ahdrnet" else None)
+        again = rebuild_model(model_checkpoint(model, config, build_hdr_model))
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    off = FhdrnetParams.model_validate({"model": {"use_bn": False}, "ahdrnet": {"init": "default"}})
+    model = build_hdr_model(**network_config("fhdrnet", "rgb", off.model.model_dump(), off.ahdrnet.model_dump()))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_ahdrnet_small_receptive_field_is_51_px() -> None:
+    """The figure the benchmark's large motion is measured against: an output pixel of AHDRNet-small sees
+    input pixels at most 25 px away (3×3 convolutions, nine of them dilated by 2)."""
+    torch.manual_seed(0)  # the benchmark's widths: narrower ones leave dead ReLUs that hide the outer ring
+    model = build_hdr_model("ahdrnet", nfeat=16, n_dense_layers=3, growth=8, n_drdb=3, init="kaiming").double()
+    frames = [f.double().requires_grad_() for f in _frames(1, 6, 96, 96)]
+    model(*frames)[0, :, 48, 48].sum().backward()
+    seen = sum(f.grad.abs().sum(dim=(0, 1)) for f in frames) > 0
+    cols = seen.any(dim=0).nonzero().flatten()
+    assert (int(cols.min()), int(cols.max())) == (48 - 25, 48 + 25)
+
+
+def test_fhdrnet_exports_with_a_symbolic_batch() -> None:
+    """The frame and sub-band shape checks compare sizes without hashing them, so torch.export keeps the batch
+    dimension symbolic and the program equals the module at another batch size."""
+    from cvpapers.engine.export import export_program, program_is_batch_dynamic
+    from cvpapers.pipelines.fhdrnet.networks import build_hdr_model
+
+    torch.manual_seed(0)
+    model = build_hdr_model("fhdrnet").eval()
+    program = export_program(model, tuple(torch.rand(1, 6, 16, 16) for _ in range(3)), dynamic_batch=True)
+    assert program_is_batch_dynamic(program)
+    frames = tuple(torch.rand(3, 6, 16, 16) for _ in range(3))
+    with torch.no_grad():
+        assert torch.allclose(program.module()(*frames), model(*frames), atol=1e-6)

@@ -18,7 +18,8 @@ def smoke_runs(smoke_project) -> Path:
 @pytest.mark.parametrize("name", ["fhdrnet", "fhdrnet_raw"])
 def test_both_domains_write_table_samples_and_finite_claims(smoke_runs: Path, name: str) -> None:
     rep = smoke_runs / "data/08_reporting" / name / "smoke"
-    for f in ("results.csv", "results.md", "samples.png", "scenes_montage.png", "claims_metrics.json"):
+    for f in ("results.csv", "results.md", "samples.png", "scenes_montage.png", "claims_metrics.json",
+              "validation_curves.png", "curves_metrics.json"):
         assert (rep / f).is_file(), f
     table = pd.read_csv(rep / "results.csv")
     assert list(table["method"]) == ["AHDRNet", "FHDRNet w/o HF", "FHDRNet", "naive merge", "reference only"]
@@ -31,6 +32,17 @@ def test_both_domains_write_table_samples_and_finite_claims(smoke_runs: Path, na
     assert set(test) == {f"{net}/{k}" for net in ("ahdrnet", "fhdrnet_nohf", "fhdrnet")
                          for k in ("psnr_mu", "psnr_l", "ssim_mu", "ssim_l", "ssim_mu_dr2", "ghost_psnr_mu",
                                    "params_count", "macs_per_image", "infer_time_ms")}
+
+
+@pytest.mark.parametrize("name", ["fhdrnet", "fhdrnet_raw"])
+def test_every_network_logs_a_validation_curve_and_its_plateau(smoke_runs: Path, name: str) -> None:
+    curves = json.loads((smoke_runs / "data/08_reporting" / name / "smoke/curves_metrics.json").read_text())
+    for net in ("ahdrnet", "fhdrnet_nohf", "fhdrnet"):
+        curve = pd.read_csv(smoke_runs / "data/07_model_output" / name / f"smoke/{net}_curve_log.csv")
+        assert curve["iteration"].tolist() == [2, 4, 6, 8]  # smoke: 8 iterations, evaluated every 2
+        assert curve["val_psnr_mu"].max() == curves[f"{net}/best_val_psnr_mu"]
+        assert math.isfinite(curves[f"{net}/plateau_gain_db"])
+    assert curves["all_plateaued"] in (0.0, 1.0)
 
 
 def test_raw_pipeline_trains_four_channel_models_in_its_own_folders(smoke_runs: Path) -> None:
@@ -65,3 +77,8 @@ def test_each_domain_has_its_own_experiment_with_a_child_per_node(smoke_runs: Pa
         assert math.isfinite(metrics["train_fhdrnet/best_val_psnr_mu"])
         train = next(r for r in runs if r.info.run_name == "train_fhdrnet")
         assert "train_fhdrnet/val_psnr_mu" in train.data.metrics, "curves are filed under the node"
+        steps = [m.step for m in client.get_metric_history(train.info.run_id, "train_fhdrnet/val_psnr_mu")]
+        assert steps == [2, 4, 6, 8], "one validation point per evaluation, by iterations done"
+        assert math.isfinite(metrics["plot_curves/fhdrnet/plateau_gain_db"])
+        plots = next(r for r in runs if r.info.run_name == "plot_curves")
+        assert "plots/validation_curves.png" in {a.path for a in client.list_artifacts(plots.info.run_id, "plots")}

@@ -19,5 +19,5 @@ DECLARATION = Declaration(
     variants=(Variant("fhdrnet_raw", "the same nodes on Bayer RAW exposures (4-plane output)",
                       {"domain": "raw"}, envs=("base", "smoke")),),
     preflight=preflight,
-    base_envs=("base", "smoke", "paper"),
+    base_envs=("base", "smoke", "benchmark", "paper"),
 )

@@ -25,8 +25,10 @@ class DataConfig(StrictModel):
     val_fraction: float = Field(0.1, gt=0, lt=1)
     workers: int = Field(0, ge=0)             # DataLoader worker processes reading real scenes (paper: 4)
     on_bad_sample: Literal["error", "skip"] = "error"   # a real scene that fails its preflight or decoding
-    # The embedded generator (gamma and raw_bits also describe real data).
-    image_size: int = Field(64, ge=16)
+    # The embedded generator (gamma and raw_bits also describe real data). The defaults are the paper's regime
+    # (issue 19): scenes twice the training crop, objects moving farther than AHDRNet-small's receptive-field
+    # radius (25 px); the pre-issue-19 benchmark was 64-px whole images, radius 8–16, motion 4–12 px.
+    image_size: int = Field(128, ge=16)
     n_train: int = Field(96, ge=2)
     n_val: int = Field(8, ge=1)
     n_test: int = Field(24, ge=1)
@@ -35,8 +37,8 @@ class DataConfig(StrictModel):
     ldr_bits: int = Field(8, ge=4)
     dynamic_range_decades: tuple[float, float] = (1.5, 2.5)
     n_objects: tuple[int, int] = (1, 2)
-    object_radius_px: tuple[float, float] = (8.0, 16.0)
-    motion_px: tuple[float, float] = (4.0, 12.0)
+    object_radius_px: tuple[float, float] = (12.0, 24.0)
+    motion_px: tuple[float, float] = (32.0, 64.0)
     camera_shift_px: int = Field(1, ge=0)
     noise_shot: float = Field(2e-3, ge=0)
     noise_read: float = Field(5e-4, ge=0)
@@ -57,7 +59,7 @@ class ModelConfig(StrictModel):
     nf: int = Field(16, ge=1)
     n_res_blocks: int = Field(3, ge=0)
     wavelet: Literal["haar"] = "haar"
-    use_bn: bool = False
+    use_bn: bool = True  # as the official RGB training command (--use-bn) and RAW model; false: no BN
 
 
 class AhdrConfig(StrictModel):
@@ -65,6 +67,8 @@ class AhdrConfig(StrictModel):
     n_dense_layers: int = Field(3, ge=1)
     growth: int = Field(8, ge=1)
     n_drdb: int = Field(3, ge=1)
+    # kaiming: the official script's Kaiming-normal conv weights (networks.kaiming_conv_init_); default: PyTorch's
+    init: Literal["default", "kaiming"] = "kaiming"
 
 
 class TrainConfig(StrictModel):
@@ -74,8 +78,8 @@ class TrainConfig(StrictModel):
     mu: float = Field(5000.0, gt=0)
     sobel_weight: float = Field(0.25, ge=0)
     augment: Literal["dihedral", "none"] = "dihedral"
-    crop: int | None = Field(None, ge=16)     # random training crop (real data: 256); None = whole image
-    eval_every: int = Field(100, ge=1)
+    crop: int | None = Field(64, ge=16)     # random training crop (real data: 256); None = whole image
+    eval_every: int = Field(50, ge=1)
     eval_batch_size: int = Field(8, ge=1)
 
 

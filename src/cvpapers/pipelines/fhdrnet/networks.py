@@ -31,15 +31,18 @@ __all__ = [
     "LLAttention",
     "StackedFrames",
     "build_hdr_model",
+    "kaiming_conv_init_",
     "network_config",
 ]
 
 Head = Literal["sigmoid", "softplus"]
+AhdrInit = Literal["default", "kaiming"]
 Bands = tuple[Tensor, Tensor, Tensor]
 OptBands = tuple[Tensor | None, Tensor | None, Tensor | None]
 
 HDR_MODEL_NAMES: tuple[str, ...] = ("fhdrnet", "fhdrnet_nohf", "ahdrnet")
 _HEADS: tuple[str, ...] = ("sigmoid", "softplus")
+_AHDR_INITS: tuple[str, ...] = ("default", "kaiming")
 _NO_BANDS: OptBands = (None, None, None)
 
 
@@ -65,7 +68,8 @@ def _head(head: str) -> nn.Module:
 def _check_frames(x1: Tensor, x2: Tensor, x3: Tensor, in_channels: int, multiple: int) -> None:
     """Fail early with a readable message instead of a shape error deep inside a DWT or concat."""
     shapes = [tuple(x.shape) for x in (x1, x2, x3)]
-    if any(len(s) != 4 for s in shapes) or len(set(shapes)) != 1:
+    # No set(): the symbolic sizes of an export trace do not hash.
+    if any(len(s) != 4 for s in shapes) or any(s != shapes[0] for s in shapes[1:]):
         raise ValueError(f"expected three B×C×H×W frames of equal shape, got {shapes}")
     _, c, h, w = x2.shape
     if c != in_channels:
@@ -326,6 +330,9 @@ class AHDRNet(nn.Module):
     reference features, conv3, conv3(nF→Cout) and the output head. Everything runs at full resolution,
     so the receptive field comes only from the dilated convolutions. The official code's two unused
     ``attConv`` layers are not built (they hold parameters but never run).
+
+    ``init="kaiming"`` initialises as the official training script does (``model.apply`` of
+    :func:`kaiming_conv_init_`); ``"default"`` keeps PyTorch's default init (this project's choice before).
     """
 
     def __init__(
@@ -337,8 +344,11 @@ class AHDRNet(nn.Module):
         growth: int = 32,
         n_drdb: int = 3,
         head: Head = "sigmoid",
+        init: AhdrInit = "default",
     ) -> None:
         super().__init__()
+        if init not in _AHDR_INITS:
+            raise ValueError(f"unknown AHDRNet init {init!r}; allowed: {', '.join(_AHDR_INITS)}")
         if min(in_channels, out_channels, nfeat, growth, n_drdb) < 1 or n_dense_layers < 0:
             raise ValueError(
                 f"invalid AHDRNet sizes: in_channels={in_channels}, out_channels={out_channels}, "
@@ -356,6 +366,8 @@ class AHDRNet(nn.Module):
         self.conv_up = _conv(nfeat, nfeat, 3)
         self.conv_out = _conv(nfeat, out_channels, 3)
         self.head = _head(head)
+        if init == "kaiming":
+            kaiming_conv_init_(self)
 
     def forward(self, x1: Tensor, x2: Tensor, x3: Tensor) -> Tensor:
         """Fuse short ``x1``, reference ``x2`` and long ``x3`` (each B×Cin×H×W, any H, W)."""
@@ -373,6 +385,16 @@ class AHDRNet(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------- helpers
+def kaiming_conv_init_(model: nn.Module) -> nn.Module:
+    """The official AHDRNet initialisation (``script_training.py``: ``init.kaiming_normal`` on the weight of
+    every ``Conv2d``, PyTorch's defaults — fan_in, gain √2, std = √(2 / fan_in)); biases keep PyTorch's
+    default init, as there. In place; returns ``model``."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight)
+    return model
+
+
 class StackedFrames(nn.Module):
     """Adapter giving a three-frame model a single-tensor forward: B×3Cin×H×W → ``model(x1, x2, x3)``.
 

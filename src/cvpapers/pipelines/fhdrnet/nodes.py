@@ -1,7 +1,8 @@
 """Kedro glue for FHDRNet: scenes → network inputs → classical merges, AHDRNet, FHDRNet w/o HF, FHDRNet →
 evaluation on the test scenes → claims. ``domain`` (rgb | raw) and ``pipeline`` (the registered name, for
 the train-state folder) are bound by the pipeline. The method lives in the room: ``networks``, ``training``,
-``inference``, ``evaluation``, ``claims``, ``scenes``, ``streams`` (the real scenes, read lazily), ``figures``.
+``inference``, ``evaluation``, ``claims``, ``scenes``, ``streams`` (the real scenes, read lazily), ``figures``,
+``curves`` (validation curves and their plateau).
 
 The embedded scene and input sets travel as ``.npz`` dicts (the manifest is empty); a real dataset travels
 as its manifest (one row per scene folder, ``split`` train / val / test; the ``.npz`` sets are empty) and
@@ -100,12 +101,16 @@ def _training_data(train: Arrays, val: Arrays, manifest: pd.DataFrame, p: Fhdrne
     return data, data_digest(np.array(manifest.to_csv(index=False))), skips
 
 
+Trained = tuple[dict[str, Any], dict[str, float], pd.DataFrame]
+
+
 def _train(name: str, train: Arrays, val: Arrays, manifest: pd.DataFrame, params: dict[str, Any], pipeline: str,
-           domain: str) -> tuple[dict[str, Any], dict[str, float]]:
-    """The same loss, optimiser, budget, batches and seed for every network: only the architecture differs."""
+           domain: str) -> Trained:
+    """The same loss, optimiser, budget, batches and seed for every network: only the architecture (and its
+    init) differs. Returns the checkpoint, the training summary and the validation curve."""
     from cvpapers.engine.checkpoint import model_checkpoint
     from cvpapers.pipelines.fhdrnet.networks import build_hdr_model, network_config
-    from cvpapers.pipelines.fhdrnet.training import fit_network
+    from cvpapers.pipelines.fhdrnet.training import train_network
 
     p, run = _start(params, pipeline)
     config = network_config(name, domain, p.model.model_dump(), p.ahdrnet.model_dump())
@@ -113,30 +118,41 @@ def _train(name: str, train: Arrays, val: Arrays, manifest: pd.DataFrame, params
     model = build_hdr_model(**config)
     stage = f"{domain}_{name}"
     data, digest, skips = _training_data(train, val, manifest, p, domain, run.device)
-    model, metrics = fit_network(
+    model, metrics, curve = train_network(
         model, data, p.train, stage=stage, device=run.device, seed=run.seed("batches"),
         checkpoint_path=run.checkpoint_path(stage), resume=run.resume,
         fingerprint={"model": config, "train": p.train.model_dump(), "seed": p.seed, "source": p.data.source,
                      "data": digest})
-    return model_checkpoint(model, config, build_hdr_model), {**metrics, **(skips.metrics() if skips else {})}
+    return (model_checkpoint(model, config, build_hdr_model), {**metrics, **(skips.metrics() if skips else {})},
+            curve)
 
 
 def train_ahdrnet(train: Arrays, val: Arrays, manifest: pd.DataFrame, params: dict[str, Any], pipeline: str,
-                  domain: str) -> tuple[dict[str, Any], dict[str, float]]:
+                  domain: str) -> Trained:
     """The attention-guided baseline (AHDRNet-small)."""
     return _train("ahdrnet", train, val, manifest, params, pipeline, domain)
 
 
 def train_fhdrnet_nohf(train: Arrays, val: Arrays, manifest: pd.DataFrame, params: dict[str, Any], pipeline: str,
-                       domain: str) -> tuple[dict[str, Any], dict[str, float]]:
+                       domain: str) -> Trained:
     """Ablation: FHDRNet with every high-frequency band zeroed (no frequency-guided up-sampling)."""
     return _train("fhdrnet_nohf", train, val, manifest, params, pipeline, domain)
 
 
 def train_fhdrnet(train: Arrays, val: Arrays, manifest: pd.DataFrame, params: dict[str, Any], pipeline: str,
-                  domain: str) -> tuple[dict[str, Any], dict[str, float]]:
+                  domain: str) -> Trained:
     """FHDRNet: wavelet-domain U-Net, LL attention merging and frequency-guided up-sampling."""
     return _train("fhdrnet", train, val, manifest, params, pipeline, domain)
+
+
+def plot_curves(ahdrnet: pd.DataFrame, nohf: pd.DataFrame, fhdrnet: pd.DataFrame) -> tuple[Any, dict[str, float]]:
+    """The three validation curves in one plot, and whether each has plateaued (``<network>/plateau_gain_db``:
+    validation PSNR-μ gained in the last quarter of the budget; ``all_plateaued``)."""
+    from cvpapers.pipelines.fhdrnet.curves import curves_figure, plateau_metrics
+    from cvpapers.pipelines.fhdrnet.evaluation import LABELS, NETWORKS
+
+    curves = dict(zip(NETWORKS, (ahdrnet, nohf, fhdrnet), strict=True))
+    return curves_figure(curves, LABELS), plateau_metrics(curves)
 
 
 def evaluate_hdr(ahdrnet: dict[str, Any], nohf: dict[str, Any], fhdrnet: dict[str, Any], test: Arrays,

@@ -1,5 +1,5 @@
 """FHDRNet as a DAG (spec §7): scenes → inputs → classical merges ∥ AHDRNet ∥ FHDRNet w/o HF ∥ FHDRNet
-→ evaluation on the test scenes → claims. The same nodes serve RGB (`fhdrnet`) and Bayer RAW (`fhdrnet_raw`),
+→ their validation curves (plot, plateau) and evaluation on the test scenes → claims. The same nodes serve RGB (`fhdrnet`) and Bayer RAW (`fhdrnet_raw`),
 the embedded benchmark (scene arrays between nodes) and real data (the `manifest` between nodes)."""
 
 from functools import partial, update_wrapper
@@ -33,10 +33,12 @@ def create_pipeline(name: str = "fhdrnet", domain: str = "rgb") -> Pipeline:
     train_inputs = {"train": sets["train"], "val": sets["val"], "manifest": f"{d}.manifest", "params": P}
     training = [
         node(_bind(func, pipeline=name, domain=domain), train_inputs,
-             [f"{d}.{net}_checkpoint", f"{d}.{net}_metrics"], name=f"train_{net}")
+             [f"{d}.{net}_checkpoint", f"{d}.{net}_metrics", f"{d}.{net}_curve_log"], name=f"train_{net}")
         for func, net in ((nodes.train_ahdrnet, "ahdrnet"), (nodes.train_fhdrnet_nohf, "fhdrnet_nohf"),
                           (nodes.train_fhdrnet, "fhdrnet"))
     ]
+    training.append(node(nodes.plot_curves, [f"{d}.{net}_curve_log" for net in ("ahdrnet", "fhdrnet_nohf", "fhdrnet")],
+                         [f"{d}.validation_curves_plot", f"{d}.curves_metrics"], name="plot_curves"))
     report = [
         node(_bind(nodes.evaluate_hdr, pipeline=name, domain=domain),
              {"ahdrnet": f"{d}.ahdrnet_checkpoint", "nohf": f"{d}.fhdrnet_nohf_checkpoint",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -28,10 +29,13 @@ from cvpapers.pipelines.fhdrnet.config import TrainConfig
 from cvpapers.pipelines.fhdrnet.inference import forward_frames, predict
 from cvpapers.pipelines.fhdrnet.loss import mu_sobel_loss
 
-__all__ = ["TrainingData", "batch_sampler", "dihedral", "fit_network", "in_memory", "streamed"]
+__all__ = ["CURVE_COLUMNS", "TrainingData", "batch_sampler", "dihedral", "fit_network", "in_memory", "streamed",
+           "train_network"]
 
 Arrays = dict[str, np.ndarray]
 Draw = Callable[[torch.Generator], tuple[Tensor, Tensor]]
+#: A network's validation curve: one row per evaluation, ``iteration`` = iterations done.
+CURVE_COLUMNS = ("iteration", "val_psnr_mu", "train_loss")
 
 
 class TrainingData(NamedTuple):
@@ -132,9 +136,19 @@ def _xy(batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
 def fit_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: str, device: torch.device,
                 seed: int, checkpoint_path: str | Path, resume: bool, fingerprint: dict[str, Any],
                 ) -> tuple[nn.Module, dict[str, float]]:
+    """:func:`train_network` without its validation curve: the model and its training summary."""
+    model, summary, _ = train_network(model, data, t, stage=stage, device=device, seed=seed,
+                                      checkpoint_path=checkpoint_path, resume=resume, fingerprint=fingerprint)
+    return model, summary
+
+
+def train_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: str, device: torch.device,
+                  seed: int, checkpoint_path: str | Path, resume: bool, fingerprint: dict[str, Any],
+                  ) -> tuple[nn.Module, dict[str, float], pd.DataFrame]:
     """Train ``model`` for ``t.iters`` iterations (validation PSNR-μ every ``t.eval_every``) and load its best
     validation weights, as the official code keeps. Batches come from ``seed``: every network given the same
-    seed sees the same batches in the same order. Returns the model and its training summary."""
+    seed sees the same batches in the same order. Returns the model, its training summary and its curve
+    (:data:`CURVE_COLUMNS`: validation PSNR-μ and mean training loss per evaluation, by iterations done)."""
     from cvpapers.engine.iterative import train_iterations
 
     def step(m: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
@@ -152,9 +166,12 @@ def fit_network(model: nn.Module, data: TrainingData, t: TrainConfig, *, stage: 
     if result.best_state is None:
         raise FloatingPointError(f"{stage}: validation PSNR-μ was never finite; the model diverged")
     model.load_state_dict(result.best_state)
+    chunk = t.iters // len(result.history)
+    curve = pd.DataFrame([[(i + 1) * chunk, h.get("val_psnr_mu", float("nan")), h.get("train_loss", float("nan"))]
+                          for i, h in enumerate(result.history)], columns=list(CURVE_COLUMNS))
     return model, {
         "best_val_psnr_mu": float(result.best_metrics.get("val_psnr_mu", float("nan"))),
-        "best_iteration": float((result.best_epoch + 1) * (t.iters // len(result.history))),
+        "best_iteration": float((result.best_epoch + 1) * chunk),
         "final_train_loss": float(result.last.get("train_loss", float("nan"))),
         "train_time_s": float(sum(h.get("epoch_time_s", 0.0) for h in result.history)),
-    }
+    }, curve
