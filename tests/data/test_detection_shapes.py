@@ -173,3 +173,16 @@ def test_generation_time_of_pool_and_test_sets_is_small() -> None:
     generate_shapes_det(1000, seed=666, regime_probs=POOL, image_size=96)
     generate_shapes_det(300, seed=667, regime_probs=TEST, image_size=96)
     assert time.perf_counter() - start < 15.0
+
+
+def test_shapes_cls_draws_one_object_of_eight_classes_in_the_detection_family_deterministically() -> None:
+    from cvpapers.data.detection_shapes import EXTRA_CLASS_NAMES, generate_shapes_cls
+
+    data = generate_shapes_cls(32, 5, {"easy": 0.5, "hard": 0.5}, image_size=48, object_scale=2.0)
+    assert data["images"].shape == (32, 48, 48, 3) and data["images"].dtype == np.uint8
+    assert data["labels"].min() >= 0 and data["labels"].max() < len(CLASS_NAMES) + len(EXTRA_CLASS_NAMES)
+    assert set(data["regime"]) <= {0, 1}
+    again = generate_shapes_cls(32, 5, {"easy": 0.5, "hard": 0.5}, image_size=48, object_scale=2.0)
+    assert all(np.array_equal(data[k], again[k]) for k in data)
+    other = generate_shapes_cls(32, 6, {"easy": 0.5, "hard": 0.5}, image_size=48, object_scale=2.0)
+    assert not (data["images"][:, None] == other["images"][None]).all(axis=(2, 3, 4)).any()

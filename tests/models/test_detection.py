@@ -442,3 +442,25 @@ def test_resnet_load_weights_from_a_torchvision_state_dict(
     assert "missing keys" in str(err.value) and "head.weight" in str(err.value)
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):
         resnet_backbone.load_weights(tmp_path / "nowhere.pth")
+
+
+def test_tiny_backbone_defaults_train_everything_and_norm_eval_freezes_statistics_and_first_stage() -> None:
+    # defaults: the from-scratch backbone (every parameter trains, BatchNorm in train mode)
+    torch.manual_seed(0)
+    plain = TinyRetinaBackbone()
+    plain.train()
+    assert all(p.requires_grad for p in plain.parameters())
+    assert all(m.training for m in plain.modules() if isinstance(m, nn.BatchNorm2d))
+    # the same draws from torch's generator: the options change no weight
+    torch.manual_seed(0)
+    frozen = TinyRetinaBackbone(norm_eval=True, frozen_stages=1)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), frozen.state_dict().values()))
+    frozen.train()
+    assert not any(m.training for m in frozen.modules() if isinstance(m, nn.BatchNorm2d))
+    assert not any(p.requires_grad for p in frozen.stage1.parameters())
+    assert all(p.requires_grad for p in frozen.stage2.parameters())
+    stats = {k: v.clone() for k, v in frozen.state_dict().items() if "running_" in k}
+    frozen(torch.rand(2, 3, 64, 64))
+    assert all(torch.equal(v, frozen.state_dict()[k]) for k, v in stats.items())
+    with pytest.raises(ValueError, match="frozen_stages"):
+        TinyRetinaBackbone(frozen_stages=5)

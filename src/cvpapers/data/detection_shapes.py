@@ -438,3 +438,92 @@ def generate_shapes_det(
         "regime": regimes,
         "image_id": np.array([f"{i:06d}" for i in range(n)], dtype=f"<U{max(6, len(str(max(n - 1, 0))))}"),
     }
+
+
+# --------------------------------------------------------------------------------------------------------
+# ShapesCls: the classification stand-in for ImageNet pretraining (mi_aod's ``pretrain_backbone``)
+
+#: Shapes that ShapesCls adds to :data:`CLASS_NAMES`: the clutter regime's two distractor kinds and two
+#: more polygons, so the pretrained backbone has seen more shapes than the detector must name.
+EXTRA_CLASS_NAMES: tuple[str, ...] = ("ellipse", "star", "pentagon", "hexagon")
+
+
+def _extra_shape(name: str, size: float, rng: np.random.Generator, cfg: ShapesDetConfig) -> _Shape:
+    """A shape of :data:`EXTRA_CLASS_NAMES` whose nominal box side is about ``size``."""
+    if name == "ellipse":  # elongated, as the clutter distractor
+        a = size / 2
+        b = a / rng.uniform(*cfg.ellipse_aspect)
+        angle = rng.uniform(0.0, np.pi)
+        c, s = np.cos(angle), np.sin(angle)
+        return _Shape("ellipse", 2 * np.hypot(a * c, b * s), 2 * np.hypot(a * s, b * c), (a, b, angle))
+    if name == "star":
+        vx, vy = _star(rng, cfg)
+    else:  # regular pentagon / hexagon, any rotation
+        k = 5 if name == "pentagon" else 6
+        a = rng.uniform(0.0, 2 * np.pi) + np.arange(k) * (2 * np.pi / k)
+        vx, vy = np.cos(a), np.sin(a)
+    vx, vy = vx - vx.min(), vy - vy.min()
+    scale = size / max(vx.max(), vy.max())
+    return _Shape("poly", vx.max() * scale, vy.max() * scale, (vx * scale, vy * scale))
+
+
+def generate_shapes_cls(
+    n: int,
+    seed: int,
+    regime_probs: Mapping[str, float],
+    image_size: int = 96,
+    classes: tuple[str, ...] = CLASS_NAMES + EXTRA_CLASS_NAMES,
+    config: ShapesDetConfig | None = None,
+    object_scale: float = 1.0,
+) -> dict[str, np.ndarray]:
+    """``n`` single-object images of ShapesDet-AL's family for classification (an ImageNet stand-in).
+
+    The same renderer as :func:`generate_shapes_det`: each image draws a regime (background texture, pixel
+    noise, object size range and colour contrast), then one object of a uniformly drawn class of ``classes``
+    (names from :data:`CLASS_NAMES` and :data:`EXTRA_CLASS_NAMES`), placed at random; no distractors (a star
+    or an ellipse is a class here). ``object_scale`` multiplies the regime's object sizes (ImageNet photos are
+    object-centric: > 1 frames the object larger, ≤ 0.9 of the side). Returns ``images`` uint8 N×H×W×3, ``labels`` int64 N (index into
+    ``classes``) and ``regime`` int8 N; the same arguments give byte-identical arrays."""
+    cfg = config or ShapesDetConfig()
+    known = CLASS_NAMES + EXTRA_CLASS_NAMES
+    if unknown := sorted(set(classes) - set(known)):
+        raise ValueError(f"unknown class(es) {unknown}; allowed: {list(known)}")
+    if n < 0 or image_size < 16:
+        raise ValueError(f"n must be >= 0 and image_size >= 16, got {n}, {image_size}")
+    cdf, last_regime = _regime_cdf(regime_probs)
+    s, ss = int(image_size), cfg.supersample
+    px_scale = s / cfg.reference_size
+    grid = {
+        "size": s,
+        "c": np.arange(s, dtype=np.float64) + 0.5,
+        "upsample": _bilinear_matrix(s, cfg.value_noise_grid),
+        "ones": np.ones(s * s, dtype=np.float32),
+    }
+    rng = np.random.default_rng(seed)
+    images = np.empty((n, s, s, 3), dtype=np.uint8)
+    labels = np.empty(n, dtype=np.int64)
+    regimes = np.empty(n, dtype=np.int8)
+    for i in range(n):  # per image; pixels are vectorised inside the object's window
+        r = min(int(np.searchsorted(cdf, rng.random(), side="right")), last_regime)
+        spec = cfg.regime(r)
+        img, bg_mean = _background(rng, spec.texture_amplitude, cfg, grid)
+        label = int(rng.integers(len(classes)))
+        size = float(
+            np.clip(rng.uniform(*spec.size_range) * px_scale * object_scale, 2 * cfg.min_size_px, 0.9 * s)
+        )
+        color = _object_color(rng, spec.contrast, bg_mean, cfg).astype(np.float32)
+        name = classes[label]
+        shape = (
+            _object_shape(CLASS_NAMES.index(name), size, rng)
+            if name in CLASS_NAMES
+            else _extra_shape(name, size, rng, cfg)
+        )
+        x0, y0 = rng.uniform(0.0, s - shape.w), rng.uniform(0.0, s - shape.h)
+        alpha, origin = _coverage(shape.at(x0, y0), x0, y0, shape.w, shape.h, s, ss)
+        _paint(img, alpha, origin, color)
+        if spec.noise_sigma > 0:
+            img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(spec.noise_sigma)
+        img *= 255.0
+        images[i] = np.rint(np.clip(img, 0.0, 255.0, out=img), out=img)
+        labels[i], regimes[i] = label, r
+    return {"images": images, "labels": labels, "regime": regimes}

@@ -365,8 +365,20 @@ class TinyRetinaBackbone(nn.Module):
 
     strides: tuple[int, ...] = (8, 16)
 
-    def __init__(self, fpn_channels: int = 64, widths: Sequence[int] = (16, 32, 64, 96)) -> None:
+    def __init__(
+        self,
+        fpn_channels: int = 64,
+        widths: Sequence[int] = (16, 32, 64, 96),
+        norm_eval: bool = False,
+        frozen_stages: int = 0,
+    ) -> None:
+        """``norm_eval``: keep every BatchNorm in eval mode in ``train()`` (MMDetection ``norm_eval=True``, for a
+        pretrained backbone whose statistics must not drift); ``frozen_stages`` = k: stage1..stage k get
+        ``requires_grad=False`` and stay in eval mode (the ResNet's stem + layer1 analogue is k = 1). The
+        defaults (False, 0) are the from-scratch backbone."""
         super().__init__()
+        if not 0 <= frozen_stages <= len(widths):
+            raise ValueError(f"frozen_stages must be in [0, {len(widths)}], got {frozen_stages}")
         stages = []
         cin = 3
         for w in widths:
@@ -378,6 +390,24 @@ class TinyRetinaBackbone(nn.Module):
         self.smooth3 = nn.Conv2d(fpn_channels, fpn_channels, 3, padding=1)
         self.smooth4 = nn.Conv2d(fpn_channels, fpn_channels, 3, padding=1)
         self.out_channels = int(fpn_channels)
+        self.norm_eval, self.frozen_stages = bool(norm_eval), int(frozen_stages)
+        for stage in self.stages()[: self.frozen_stages]:
+            stage.requires_grad_(False)
+
+    def stages(self) -> list[nn.Module]:
+        """The four conv stages (the part an image classifier pretrains; the FPN is built fresh)."""
+        return [self.stage1, self.stage2, self.stage3, self.stage4]
+
+    def train(self, mode: bool = True) -> TinyRetinaBackbone:
+        super().train(mode)
+        if mode:
+            for stage in self.stages()[: self.frozen_stages]:
+                stage.eval()
+            if self.norm_eval:
+                for m in self.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+        return self
 
     def forward(self, x: Tensor) -> list[Tensor]:
         c3 = self.stage3(self.stage2(self.stage1(x)))

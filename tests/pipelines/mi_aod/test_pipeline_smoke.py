@@ -93,3 +93,8 @@ def test_the_run_has_a_child_per_node_finite_stage_losses_and_curves_per_cycle(s
     assert math.isfinite(parent.data.metrics["claim/map_gap_last3"])
     assert parent.data.metrics["claim/holds"] in (0.0, 1.0)
     assert parent.data.metrics["prepare_data/pool/images"] == 48.0
+    # the ImageNet stand-in was pretrained once, on images disjoint from the pool and the test set
+    pretrain = children["pretrain_backbone"].data.metrics
+    assert pretrain["pretrain_backbone/enabled"] == 1.0
+    assert pretrain["pretrain_backbone/overlap_with_detection_sets"] == 0.0
+    assert math.isfinite(pretrain["pretrain_backbone/val_accuracy"])

@@ -4,7 +4,7 @@ The method lives in plain-PyTorch modules of this room: ``heads.py`` (the f1/f2/
 ``cvpapers.models.detection.RetinaDetector``), ``losses.py``, ``training.py`` (stages, evaluation, pool
 scoring), ``selection.py``, ``data.py`` (ShapesDet-AL as a VOC devkit; real VOC as a manifest), ``loading.py``
 (real images read from disk with the code's preprocessing: streamed training batches, streaming evaluation and
-scoring), ``claims.py`` (the one claim rule) and ``report.py`` (tables, plots); ``nodes.py`` is Kedro glue, and
+scoring), ``pretrain.py`` (the ImageNet stand-in: the tiny backbone pretrained on ShapesCls), ``claims.py`` (the one claim rule) and ``report.py`` (tables, plots); ``nodes.py`` is Kedro glue, and
 the DAG is imported only when it is built.
 """
 

@@ -59,14 +59,22 @@ class ModelConfig(StrictModel):
     norm: Literal["bn", "frozen_bn"] = "bn"             # ResNet-50 only
     backbone_weights: str | None = None                 # local ImageNet ResNet-50 state dict (no downloads)
     mil_weight_mode: Literal["code", "paper"] = "code"
+    # A tiny backbone pretrained by ``pretrain_backbone`` is trained as the code trains its ImageNet ResNet:
+    # BatchNorm statistics frozen (MMDetection norm_eval=True) and the first stage frozen (frozen_stages=1:
+    # stem + layer1). A from-scratch backbone ignores both (its statistics must be learnt).
+    norm_eval: bool = True
+    frozen_stages: int = Field(1, ge=0, le=4)
 
-    def detector_config(self, num_classes: int) -> dict[str, Any]:
+    def detector_config(self, num_classes: int, pretrained: bool = False) -> dict[str, Any]:
         """The keyword arguments of ``heads.build_miaod_detector`` (a checkpoint's config): weights excluded,
-        they are in the checkpoint."""
-        return {"backbone": self.backbone, "num_classes": num_classes, "fpn_channels": self.fpn_channels,
-                "tower_depth": self.tower_depth,
-                "anchor_sizes": [list(s) for s in self.anchor_sizes] if self.anchor_sizes is not None else None,
-                "anchor_ratios": list(self.anchor_ratios), "norm": self.norm}
+        they are in the checkpoint. ``pretrained``: the tiny backbone gets ``norm_eval``/``frozen_stages``."""
+        config = {"backbone": self.backbone, "num_classes": num_classes, "fpn_channels": self.fpn_channels,
+                  "tower_depth": self.tower_depth,
+                  "anchor_sizes": [list(s) for s in self.anchor_sizes] if self.anchor_sizes is not None else None,
+                  "anchor_ratios": list(self.anchor_ratios), "norm": self.norm}
+        if pretrained and self.backbone == "tiny":
+            config.update(norm_eval=self.norm_eval, frozen_stages=self.frozen_stages)
+        return config
 
     @model_validator(mode="after")
     def _tiny_has_no_pretrained_parts(self) -> ModelConfig:
@@ -77,21 +85,49 @@ class ModelConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"   # paper: sgd
-    lr: float = Field(1e-3, gt=0)
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"     # code: sgd
+    lr: float = Field(3e-3, gt=0)                          # code 1e-3 (for ~10^4 steps a cycle; see the README)
     momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(1e-4, ge=0)                # code: 5e-4
-    batch_size: int = Field(8, ge=1)                       # paper 2
-    budget_unit: Literal["iterations", "epochs"] = "iterations"  # epochs: iters_* count passes over X_L
-    iters_label_first: int = Field(210, ge=1)              # Stage A; paper 3 epochs × 2 repeats
-    outer_loops: int = Field(2, ge=1)                      # paper 2
-    iters_minmax: int = Field(56, ge=1)                    # Stages B and C; each iteration = labelled + unlabelled step
-    iters_label: int = Field(84, ge=1)                     # Stage D; paper 3 epochs × 2 repeats
-    lr_drop_last_fraction: float = Field(0.33, ge=0, lt=1) # last share of the final Stage D at lr × 0.1
-    grad_clip_norm: float | None = Field(10.0, gt=0)       # not in the paper; stabilises from-scratch training
+    weight_decay: float = Field(5e-4, ge=0)                # code: 5e-4
+    batch_size: int = Field(2, ge=1)                       # code 2
+    budget_unit: Literal["iterations", "epochs"] = "epochs"  # epochs: iters_* count passes over X_L
+    iters_label_first: int = Field(3, ge=1)                # Stage A; code 3 epochs × X_L_repeat 2
+    outer_loops: int = Field(2, ge=1)                      # code 2
+    iters_minmax: int = Field(1, ge=1)                     # Stages B and C; each iteration = labelled + unlabelled step
+    iters_label: int = Field(3, ge=1)                      # Stage D; code 3 epochs × 2 repeats
+    lr_drop_last_fraction: float = Field(1 / 3, ge=0, lt=1)  # last share of the final Stage D at lr × 0.1
+    grad_clip_norm: float | None = Field(None, gt=0)       # code: none
     stage_order: Literal["code", "paper"] = "code"
     focal_norm: Literal["batch", "per_image"] = "batch"    # MMDetection: the batch's positives
     flip_prob: float = Field(0.5, ge=0, le=1)              # horizontal flip, as the paper's pipeline
+
+
+class PretrainConfig(StrictModel):
+    """``pretrain_backbone``: the tiny backbone trained as an image classifier on ShapesCls, the ImageNet
+    stand-in (the detection scenes' renderer, single objects of the detector's 4 shapes + 4 more, its own
+    seed), then loaded fresh into every cycle's detector, MI-AOD and Random alike."""
+
+    enabled: bool = True                       # false: the tiny backbone trains from scratch every cycle
+    n_train: int = Field(4000, ge=1)
+    n_val: int = Field(500, ge=1)              # held-out stand-in images: the pretraining's accuracy curve
+    extra_classes: bool = True                 # 8 shapes (ellipse, star, pentagon, hexagon added) or the 4
+    regime_probs: dict[str, float] = {"easy": 1 / 3, "hard": 1 / 3, "clutter": 1 / 3}
+    object_scale: float = Field(2.0, gt=0)     # × the regimes' object sizes: object-centric, as ImageNet photos
+    iters: int = Field(1500, ge=1)
+    batch_size: int = Field(32, ge=1)
+    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"
+    lr: float = Field(1e-3, gt=0)              # poly decay over ``iters``
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    eval_every: int = Field(300, ge=1)
+
+    @model_validator(mode="after")
+    def _regimes(self) -> PretrainConfig:
+        unknown = set(self.regime_probs) - {"easy", "hard", "clutter"}
+        if unknown or any(v < 0 for v in self.regime_probs.values()) or abs(sum(self.regime_probs.values()) - 1) > 1e-6:
+            raise ValueError(f"pretrain.regime_probs: regimes easy/hard/clutter with probabilities ≥ 0 summing to 1 "
+                             f"(got {self.regime_probs})")
+        return self
 
 
 class MiaodConfig(StrictModel):
@@ -128,6 +164,7 @@ class MiaodParams(RunParams):
     data: DataConfig = DataConfig()
     al: ActiveLearningConfig = ActiveLearningConfig()
     model: ModelConfig = ModelConfig()
+    pretrain: PretrainConfig = PretrainConfig()
     train: TrainConfig = TrainConfig()
     miaod: MiaodConfig = MiaodConfig()
     eval: EvalConfig = EvalConfig()
@@ -142,6 +179,9 @@ class MiaodParams(RunParams):
                              f"has {levels}; give one list per level or null for the RetinaNet octave sizes")
         if sizes is not None and len({len(s) for s in sizes}) != 1:
             raise ValueError("model.anchor_sizes: every level needs the same number of sizes (shared heads)")
+        if self.pretrain.enabled and self.model.backbone != "tiny":
+            raise ValueError("pretrain.enabled: the ShapesCls pretraining is for the tiny backbone; the ResNet-50 "
+                             "takes ImageNet weights from model.backbone_weights (set pretrain.enabled: false)")
         return self
 
 

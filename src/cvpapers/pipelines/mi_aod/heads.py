@@ -20,6 +20,7 @@ from cvpapers.models.detection import (
     PRIOR_PROB,
     Levels,
     RetinaDetector,
+    TinyRetinaBackbone,
     anchor_grid_for,
     build_backbone,
     concat_levels,
@@ -151,6 +152,8 @@ def build_miaod_detector(
     norm: str = "bn",
     extra_from: str = "c5",
     backbone_weights: str | None = None,
+    norm_eval: bool = False,
+    frozen_stages: int = 0,
 ) -> RetinaDetector:
     """The detector of the parameters file's ``mi_aod.model`` section (checkpoints name this builder).
 
@@ -160,10 +163,18 @@ def build_miaod_detector(
       anchor sizes 4·2^(j/3)·stride by default, optional local ImageNet weights ``backbone_weights``.
       The paper's head has ``tower_depth=4``; pass it.
 
+    * ``norm_eval`` / ``frozen_stages`` (tiny only): the settings of a pretrained tiny backbone
+      (``TinyRetinaBackbone``: BatchNorm kept in eval mode, the first stages frozen); defaults: from scratch.
+
     The backbone is built (and draws from torch's generator) before the head, as in the official code.
     """
-    net = build_backbone(backbone, fpn_channels=fpn_channels, norm=norm, extra_from=extra_from,
-                         backbone_weights=backbone_weights)
+    if norm_eval or frozen_stages:
+        if backbone != "tiny":
+            raise ValueError("norm_eval / frozen_stages here configure the tiny backbone; the ResNet-50 has its own")
+        net = TinyRetinaBackbone(fpn_channels=fpn_channels, norm_eval=norm_eval, frozen_stages=frozen_stages)
+    else:
+        net = build_backbone(backbone, fpn_channels=fpn_channels, norm=norm, extra_from=extra_from,
+                             backbone_weights=backbone_weights)
     grid = anchor_grid_for(net, anchor_sizes, anchor_ratios)
     head = MIAODHead(net.out_channels, grid.num_anchors, num_classes, tower_depth)
     return RetinaDetector(net, grid, head)

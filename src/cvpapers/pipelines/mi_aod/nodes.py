@@ -75,23 +75,66 @@ def make_initial_split(manifest: pd.DataFrame, pool: Arrays, params: dict[str, A
     return plan, metrics
 
 
+def pretrain_backbone(manifest: pd.DataFrame, pool: Arrays, test: Arrays, params: dict[str, Any], pipeline: str,
+                      ) -> tuple[dict[str, Any], dict[str, float]]:
+    """The ImageNet stand-in (``pretrain.py``): generate ShapesCls with the run's own seeds (train and validation
+    splits), check that none of its images is a pool or test image, train the tiny backbone as a classifier and
+    save it once; every cycle's detector loads its stages fresh. ``pretrain.enabled: false``: a marker only."""
+    from cvpapers.data.detection_shapes import CLASS_NAMES, EXTRA_CLASS_NAMES, generate_shapes_cls
+    from cvpapers.engine.checkpoint import data_digest, model_checkpoint
+    from cvpapers.pipelines.mi_aod.pretrain import (
+        build_backbone_classifier,
+        image_digests,
+        pretrain_classifier,
+    )
+
+    p, run = _start(params, pipeline)
+    c = p.pretrain
+    if not c.enabled:
+        return {"pretrained": False}, {"enabled": 0.0}
+    classes = CLASS_NAMES + (EXTRA_CLASS_NAMES if c.extra_classes else ())
+    size = p.data.image_size
+    splits = {split: generate_shapes_cls(n, run.seed("pretrain_data", split), c.regime_probs, size, classes,
+                                         object_scale=c.object_scale)
+              for split, n in (("train", c.n_train), ("val", c.n_val))}
+    stand_in = image_digests(splits["train"]["images"]) | image_digests(splits["val"]["images"])
+    detection = image_digests(pool["images"]) | image_digests(test["images"]) if "images" in pool else set()
+    run.seed_everything("pretrain_init")
+    t0 = time.perf_counter()
+    model, last = pretrain_classifier(
+        splits, len(classes), c, p.model.fpn_channels, device=run.device, seed=run.seed("pretrain_batches"),
+        checkpoint_path=run.checkpoint_dir / "pretrain.pt", resume=run.resume,
+        fingerprint={"pretrain": c.model_dump(), "data": data_digest(splits["train"]["images"])})
+    metrics = {"enabled": 1.0, "classes": float(len(classes)), "n_train": float(c.n_train), "n_val": float(c.n_val),
+               "val_accuracy": last["val_accuracy"], "train_accuracy": 100 * last["train_accuracy"],
+               "overlap_with_detection_sets": float(len(stand_in & detection)), "time_s": time.perf_counter() - t0}
+    config = {"num_classes": len(classes), "fpn_channels": p.model.fpn_channels}
+    return {"pretrained": True, **model_checkpoint(model, config, build_backbone_classifier)}, metrics
+
+
 def train_and_evaluate(manifest: pd.DataFrame, pool: Arrays, test: Arrays, plan: dict[str, Any],
                        params: dict[str, Any], pipeline: str, arm: str, cycle: int,
-                       ) -> tuple[dict[str, Any], dict[str, float], Any]:
-    """Build a fresh detector (the same initialisation for every arm of a cycle), train it with the arm's
-    stage schedule on X_L (MI-AOD training also on X_U), and report mAP@0.5 and per-class AP on the test set."""
+                       pretrained: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, float], Any]:
+    """Build a fresh detector (the same initialisation for every arm of a cycle; with ``pretrained``, the
+    stand-in's backbone stages reloaded from the file), train it with the arm's stage schedule on X_L (MI-AOD
+    training also on X_U), and report mAP@0.5 and per-class AP on the test set."""
     from cvpapers.data.streaming import SkipLog
-    from cvpapers.engine.checkpoint import model_checkpoint
+    from cvpapers.engine.checkpoint import model_checkpoint, rebuild_model
     from cvpapers.pipelines.mi_aod.data import split_data
     from cvpapers.pipelines.mi_aod.heads import build_miaod_detector
+    from cvpapers.pipelines.mi_aod.pretrain import load_pretrained_stages, stage_state
     from cvpapers.pipelines.mi_aod.report import ARM_LABELS, detections_plot
     from cvpapers.pipelines.mi_aod.training import evaluate, train_arm
 
     p, run = _start(params, pipeline)
     pool, test = split_data(manifest, pool, "pool"), split_data(manifest, test, "test")
-    config = p.model.detector_config(len(pool["class_names"]))
+    use_pretrained = bool(pretrained and pretrained.get("pretrained"))
+    config = p.model.detector_config(len(pool["class_names"]), pretrained=use_pretrained)
     run.seed_everything("init", cycle)
-    model = build_miaod_detector(**config, backbone_weights=p.model.backbone_weights).to(run.device)
+    model = build_miaod_detector(**config, backbone_weights=p.model.backbone_weights)
+    if use_pretrained:  # the same stages in every cycle and arm: a fresh copy from the file, never a carried one
+        load_pretrained_stages(model, stage_state(rebuild_model(pretrained, "pretrained backbone")))
+    model = model.to(run.device)
     skips, t0 = SkipLog(), time.perf_counter()
     summaries = train_arm(model, pool, plan, p, with_unlabelled=arm != "random", device=run.device,
                           seed=run.seed("batches", cycle), checkpoint_dir=run.checkpoint_dir / f"{arm}_c{cycle}",

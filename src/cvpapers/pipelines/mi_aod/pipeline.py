@@ -28,7 +28,8 @@ def _cycle(D: str, arm: str, c: int, cycles: int) -> list:
     ckpt, metrics = f"{D}.{arm}_c{c}_checkpoint", f"{D}.{arm}_c{c}_metrics"
     data = {"manifest": f"{D}.manifest", "pool": f"{D}.pool_arrays", "plan": _plan(D, arm, c), "params": P}
     run = {"pipeline": D, "arm": arm, "cycle": c}  # D names the checkpoint folder of the registered pipeline
-    out = [node(_bind(nodes.train_and_evaluate, **run), {**data, "test": f"{D}.test_arrays"},
+    out = [node(_bind(nodes.train_and_evaluate, **run),
+                {**data, "test": f"{D}.test_arrays", "pretrained": f"{D}.pretrained_backbone_checkpoint"},
                 [ckpt, metrics, f"{D}.{arm}_c{c}_detections_plot"], name=f"train_{arm}", namespace=f"cycle_{c}")]
     if c == cycles - 1:  # no selection after the last cycle
         return out
@@ -50,6 +51,8 @@ def create_pipeline(name: str = "mi_aod", cycles: int = 5, ablation: bool = Fals
         node(_bind(nodes.prepare_data, pipeline=D), P,
              [f"{D}.manifest", f"{D}.pool_arrays", f"{D}.test_arrays", f"{D}.data_metrics", f"{D}.pool_samples_plot"],
              name="prepare_data"),
+        node(_bind(nodes.pretrain_backbone, pipeline=D), [f"{D}.manifest", f"{D}.pool_arrays", f"{D}.test_arrays", P],
+             [f"{D}.pretrained_backbone_checkpoint", f"{D}.pretrain_metrics"], name="pretrain_backbone"),
         node(_bind(nodes.make_initial_split, cycles=cycles), [f"{D}.manifest", f"{D}.pool_arrays", P],
              [f"{D}.labelled_c0_plan", f"{D}.split_metrics"], name="make_initial_split"),
     ]
