@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from cvpapers.pipelines.compare.config import CompareParams, DaBars
-from cvpapers.pipelines.compare.runs import aggregate, parse_value, setting_labels, setting_of
+from cvpapers.pipelines.compare.runs import aggregate, chart_table, parse_value, setting_labels, setting_of
 from cvpapers.pipelines.compare.store import data_params, run_benchmark, run_setting
 
 KEYS = [
@@ -101,17 +101,7 @@ def da_table(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
     drawn = rows[rows["status"] == "drawn"].astype({"miou": float})
     bars = aggregate(drawn, KEYS, ["miou"])
     bars["status"] = "drawn"
-    missing = pd.DataFrame(
-        [
-            {"pipeline": m["pipeline"], "status": f"missing: {m['reason']}"}
-            for m in snapshot["missing"]
-            if m["chart"] == "da"
-        ]
-    )
-    table = pd.concat([bars, rows[rows["status"] != "drawn"], missing], ignore_index=True)
-    table = table.reindex(columns=COLUMNS)
-    table["n_runs"] = table["n_runs"].astype("Int64")  # empty where not drawn
-    return table
+    return chart_table(bars, rows, snapshot["missing"], "da", COLUMNS)
 
 
 def da_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cvpapers.pipelines.compare.config import CompareParams, MetricPoint, TablePoints
-from cvpapers.pipelines.compare.runs import aggregate, setting_labels, setting_of
+from cvpapers.pipelines.compare.runs import aggregate, chart_table, setting_labels, setting_of
 from cvpapers.pipelines.compare.store import data_params, run_benchmark, run_setting
 
 KEYS = [
@@ -184,17 +184,7 @@ def frontier_table(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
     for _, idx in points[points["status"] == "drawn"].groupby("benchmark").groups.items():
         sub = points.loc[idx]
         points.loc[idx, "on_frontier"] = pareto_mask(sub["macs_equiv"].to_numpy(), sub["accuracy"].to_numpy())
-    missing = pd.DataFrame(
-        [
-            {"pipeline": m["pipeline"], "status": f"missing: {m['reason']}"}
-            for m in snapshot["missing"]
-            if m["chart"] == "frontier"
-        ]
-    )
-    table = pd.concat([points, rows[rows["status"] != "drawn"], missing], ignore_index=True)
-    table = table.reindex(columns=COLUMNS)
-    table["n_runs"] = table["n_runs"].astype("Int64")  # empty where not drawn
-    return table
+    return chart_table(points, rows, snapshot["missing"], "frontier", COLUMNS)
 
 
 def frontier_metrics(table: pd.DataFrame) -> dict[str, float]:
