@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from cvpapers.pipelines.compare.config import CompareParams, DaBars
-from cvpapers.pipelines.compare.runs import aggregate, chart_table, parse_value, setting_labels, setting_of
-from cvpapers.pipelines.compare.store import data_params, run_benchmark, run_setting
+from cvpapers.pipelines.compare.runs import aggregate, chart_table, parse_value
+from cvpapers.pipelines.compare.store import run_columns, run_setting_labels
 
 KEYS = [
     "benchmark",
@@ -62,33 +62,13 @@ def _bars(run: dict[str, Any], src: DaBars) -> list[dict[str, Any]]:
 
 def da_rows(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
     """One row per (run, arm, target style), drawn or not (with the reason)."""
-    labels: dict[str, str] = {}
-    for name in {r["pipeline"] for r in snapshot["runs"]}:
-        labels.update(
-            setting_labels(
-                {
-                    run_setting(r, p): setting_of(r["params"], p.ignore_params)
-                    for r in snapshot["runs"]
-                    if r["pipeline"] == name
-                }
-            )
-        )
+    labels = run_setting_labels(snapshot, p)
     rows = []
     for run in snapshot["runs"]:
         sources = [s for s in p.da.bars if s.pipeline == run["pipeline"]]
         if not sources:
             continue
-        bench_id, bench, _ = run_benchmark(run, "da", p)
-        setting = run_setting(run, p)
-        base = {
-            "benchmark": bench_id,
-            "benchmark_description": bench,
-            "pipeline": run["pipeline"],
-            "setting": setting,
-            "data_params": data_params(run, "da", p),
-            "setting_label": labels.get(setting, ""),
-            **{k: run[k] for k in ("experiment", "run_id", "start", "seed", "env")},
-        }
+        base = run_columns(run, "da", p, labels)
         for src in sources:
             rows += [{**base, "arm": src.arm, **bar} for bar in _bars(run, src)]
     return pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("miou_std", "n_runs")])

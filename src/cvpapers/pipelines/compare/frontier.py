@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from cvpapers.pipelines.compare.config import CompareParams, MetricPoint, TablePoints
-from cvpapers.pipelines.compare.runs import aggregate, chart_table, setting_labels, setting_of
-from cvpapers.pipelines.compare.store import data_params, run_benchmark, run_setting
+from cvpapers.pipelines.compare.runs import aggregate, chart_table
+from cvpapers.pipelines.compare.store import run_columns, run_setting_labels
 
 KEYS = [
     "benchmark",
@@ -106,7 +106,7 @@ def _table_points(run: dict[str, Any], src: TablePoints) -> list[dict[str, Any]]
 
 def frontier_rows(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
     """One row per (run, point) of every frontier source, drawn or not (with the reason)."""
-    labels = _setting_labels(snapshot, p)
+    labels = run_setting_labels(snapshot, p)
     rows = []
     for run in snapshot["runs"]:
         sources = [
@@ -114,18 +114,7 @@ def frontier_rows(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
         ]
         if not sources:
             continue
-        bench_id, bench, _ = run_benchmark(run, "frontier", p)
-        setting = run_setting(run, p)
-        base = {
-            "benchmark": bench_id,
-            "benchmark_description": bench,
-            "pipeline": run["pipeline"],
-            "setting": setting,
-            "data_params": data_params(run, "frontier", p),
-            "setting_label": labels.get(setting, ""),
-            "label": "",
-            **{k: run[k] for k in ("experiment", "run_id", "start", "seed", "env")},
-        }
+        base = {**run_columns(run, "frontier", p, labels), "label": ""}
         for src in sources:
             points = (
                 _metric_points(run, src, p.frontier.bops_per_mac)
@@ -136,19 +125,6 @@ def frontier_rows(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=[c for c in COLUMNS if not c.endswith("_std") and c not in ("n_runs", "on_frontier")]
     )
-
-
-def _setting_labels(snapshot: dict[str, Any], p: CompareParams) -> dict[str, str]:
-    """Readable names of the settings (per pipeline, the parameters in which its settings differ)."""
-    out: dict[str, str] = {}
-    for name in {r["pipeline"] for r in snapshot["runs"]}:
-        settings = {
-            run_setting(r, p): setting_of(r["params"], p.ignore_params)
-            for r in snapshot["runs"]
-            if r["pipeline"] == name
-        }
-        out.update(setting_labels(settings))
-    return out
 
 
 def pareto_mask(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:

@@ -76,12 +76,24 @@ def join_unique(values: Iterable[Any]) -> str:
     return "; ".join(dict.fromkeys(str(v) for v in values if v not in (None, "")))
 
 
-def chart_table(drawn: pd.DataFrame, rows: pd.DataFrame, missing: Iterable[Mapping[str, Any]], chart: str,
-                columns: Sequence[str]) -> pd.DataFrame:
+def chart_table(
+    drawn: pd.DataFrame,
+    rows: pd.DataFrame,
+    missing: Iterable[Mapping[str, Any]],
+    chart: str,
+    columns: Sequence[str],
+) -> pd.DataFrame:
     """A chart's table: the drawn points, then the rows not drawn and the pipelines not found for ``chart``,
     each with its reason in ``status``."""
-    absent = pd.DataFrame([{"pipeline": m["pipeline"], "status": f"missing: {m['reason']}"}
-                           for m in missing if m["chart"] == chart])
-    table = pd.concat([drawn, rows[rows["status"] != "drawn"], absent], ignore_index=True).reindex(columns=columns)
+    absent = pd.DataFrame(
+        [
+            {"pipeline": m["pipeline"], "status": f"missing: {m['reason']}"}
+            for m in missing
+            if m["chart"] == chart
+        ]
+    )
+    table = pd.concat([drawn, rows[rows["status"] != "drawn"], absent], ignore_index=True).reindex(
+        columns=columns
+    )
     table["n_runs"] = table["n_runs"].astype("Int64")  # empty where not drawn
     return table

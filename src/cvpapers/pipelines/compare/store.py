@@ -20,7 +20,7 @@ import pandas as pd
 
 from cvpapers.pipelines.compare.benchmarks import classification_benchmark, da_benchmark, sub_params
 from cvpapers.pipelines.compare.config import CompareParams
-from cvpapers.pipelines.compare.runs import digest, setting_of
+from cvpapers.pipelines.compare.runs import digest, setting_labels, setting_of
 
 _PAGE = 1000
 
@@ -197,6 +197,34 @@ def data_params(run: dict[str, Any], chart: str, p: CompareParams) -> str:
     prefix = p.da.benchmark_prefix if chart == "da" else f"{run['pipeline']}.data."
     data = {k: v for k, v in sub_params(run["params"], prefix).items() if k not in ("root", "workers")}
     return ", ".join(f"{k}={v}" for k, v in sorted(data.items()))
+
+
+def run_setting_labels(snapshot: dict[str, Any], p: CompareParams) -> dict[str, str]:
+    """Readable names of the settings (per pipeline, the parameters in which its settings differ)."""
+    out: dict[str, str] = {}
+    for name in {r["pipeline"] for r in snapshot["runs"]}:
+        settings = {
+            run_setting(r, p): setting_of(r["params"], p.ignore_params)
+            for r in snapshot["runs"]
+            if r["pipeline"] == name
+        }
+        out.update(setting_labels(settings))
+    return out
+
+
+def run_columns(run: dict[str, Any], chart: str, p: CompareParams, labels: dict[str, str]) -> dict[str, Any]:
+    """What every chart row of ``run`` carries: its benchmark, setting and the run behind it."""
+    bench_id, bench, _ = run_benchmark(run, chart, p)
+    setting = run_setting(run, p)
+    return {
+        "benchmark": bench_id,
+        "benchmark_description": bench,
+        "pipeline": run["pipeline"],
+        "setting": setting,
+        "data_params": data_params(run, chart, p),
+        "setting_label": labels.get(setting, ""),
+        **{k: run[k] for k in ("experiment", "run_id", "start", "seed", "env")},
+    }
 
 
 def runs_table(snapshot: dict[str, Any], p: CompareParams) -> pd.DataFrame:
