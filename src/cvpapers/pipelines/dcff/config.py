@@ -50,7 +50,7 @@ class AugmentConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    epochs: int = Field(120, ge=2)  # where every arm plateaued on validation (dcff_budget); L1 needs 1 + 1
+    epochs: int = Field(200, ge=2)  # where every arm plateaued on validation (dcff_budget); L1 needs 1 + 1
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(500, ge=1)
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
@@ -114,7 +114,7 @@ class BudgetStudyConfig(StrictModel):
     validation share carved from them (never the test set), to find where every arm has plateaued."""
 
     val_frac: float = Field(0.2, gt=0, lt=1)
-    epochs: list[int] = [10, 20, 40, 60, 90, 120]
+    epochs: list[int] = [10, 20, 40, 60, 90, 120, 160, 200, 240, 280]
 
     @field_validator("epochs", mode="before")
     @classmethod
