@@ -11,6 +11,7 @@ from torch import nn
 
 from cvpapers.engine.export import (
     IDENTICAL_PSNR_DB,
+    _attention_math,
     agreement,
     check_export,
     export_report,
@@ -119,3 +120,38 @@ def test_numpy_batches_keep_the_inputs_aligned() -> None:
     batches = to_numpy_batches([a, b], 2)
     assert [len(x) for x, _ in batches] == [2, 2, 1] and batches[0][0].dtype == torch.float32
     assert torch.equal(torch.cat([x for x, _ in batches]), -torch.cat([y for _, y in batches]))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"is_causal": True},
+        {"scale": 0.3},
+        {"mask": "bool"},
+        {"mask": "float"},
+        {"enable_gqa": True},
+    ],
+)
+def test_lowered_attention_equals_scaled_dot_product_attention(kwargs: dict) -> None:
+    torch.manual_seed(0)
+    q = torch.randn(2, 3, 4, 5, 8)  # 5-D, as Uformer's window attention
+    kv_heads = 2 if kwargs.get("enable_gqa") else 4
+    k, v = torch.randn(2, 3, kv_heads, 6, 8), torch.randn(2, 3, kv_heads, 6, 8)
+    if kwargs.get("is_causal"):
+        k, v = k[..., :5, :], v[..., :5, :]
+    kwargs = dict(kwargs)
+    mask = kwargs.pop("mask", None)
+    if mask == "bool":
+        kwargs["attn_mask"] = torch.rand(5, 6) > 0.3
+        kwargs["attn_mask"][:, 0] = True  # no fully masked row (both would give NaN)
+    elif mask == "float":
+        kwargs["attn_mask"] = torch.randn(5, 6)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, **kwargs)
+    torch.testing.assert_close(_attention_math(q, k, v, **kwargs), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_lowered_attention_refuses_dropout() -> None:
+    q = torch.randn(1, 1, 2, 4)
+    with pytest.raises(ValueError, match="eval mode"):
+        _attention_math(q, q, q, dropout_p=0.1)

@@ -152,13 +152,24 @@ def _attention_math(
     scale: float | None = None,
     enable_gqa: bool = False,
 ) -> Tensor:
-    """softmax(q·kᵀ·scale + mask)·v for any number of leading dims (the eval-mode attention: no dropout, no
-    causal mask): the ONNX translator handles only 4-D ``scaled_dot_product_attention``."""
-    if dropout_p or is_causal or enable_gqa:
-        raise NotImplementedError("export lowers only plain attention (no dropout, causal mask or GQA)")
+    """softmax(q·kᵀ·scale + mask)·v for any number of leading dims, as ``scaled_dot_product_attention``
+    computes it in eval mode (boolean masks keep where True, ``is_causal`` keeps the lower triangle,
+    ``enable_gqa`` shares each key/value head across its group of query heads): the ONNX translator handles
+    only 4-D ``scaled_dot_product_attention``."""
+    if dropout_p:
+        raise ValueError(f"attention dropout {dropout_p} in an exported program: export the model in eval mode")
+    if enable_gqa and k.shape[-3] != q.shape[-3]:
+        group = q.shape[-3] // k.shape[-3]
+        k, v = k.repeat_interleave(group, dim=-3), v.repeat_interleave(group, dim=-3)
     scores = (q * (q.shape[-1] ** -0.5 if scale is None else scale)) @ k.transpose(-2, -1)
-    return (scores if attn_mask is None else scores + attn_mask).softmax(-1) @ v
-
+    if is_causal:
+        keep = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+        scores = scores.masked_fill(~keep, float("-inf"))
+    if attn_mask is not None:
+        scores = (
+            scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else scores + attn_mask
+        )
+    return scores.softmax(-1) @ v
 
 #: Ops lowered before the ONNX translation when it fails on the program as traced.
 ONNX_LOWERINGS = {torch.ops.aten.scaled_dot_product_attention.default: _attention_math}
